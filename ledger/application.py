@@ -1,0 +1,729 @@
+"""The ledger's commands: each loads the few small aggregates its rules need, checks them,
+and saves the new events of every aggregate it changed in one atomic transaction.
+
+A command returns a :class:`Receipt` with the id of the thing it created or changed and
+the ledger position of its last event, for read-your-writes. Given a ``command_id``, a
+retried command is recorded once and answered with the first result. Every command takes
+the acting person (``actor_id``) and may take ``occurred_at``, the time of the act when it
+differs from now (an imported archive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
+
+from ledger.codec import OrjsonTranscoder, TypedMapper
+from ledger.config import store_env
+from ledger.domain import (
+    Access,
+    Act,
+    Action,
+    AdmissionRule,
+    AppealOutcome,
+    Choice,
+    CommandRecord,
+    Commitment,
+    Community,
+    JoinedVia,
+    Membership,
+    ModerationDecision,
+    Nomination,
+    NominationStatus,
+    Organisation,
+    Person,
+    Post,
+    PostKind,
+    ReasonCode,
+    Role,
+    Side,
+    Thread,
+)
+from ledger.domain.base import check_handle, check_slug, check_text, now_utc, utc
+from ledger.domain.moderation import MEMBER_ACTIONS, POST_ACTIONS, THREAD_ACTIONS
+from ledger.errors import (
+    CommandIdReused,
+    ConcurrencyConflict,
+    DirectInvitationsNotAllowed,
+    HandleTaken,
+    InvalidInput,
+    InvitationRequired,
+    NominationsNotUsed,
+    NotFound,
+    SlugTaken,
+    WrongCommunity,
+)
+from ledger.store import position_of
+
+A = TypeVar("A", bound=Aggregate)
+Outcome = tuple[UUID, Sequence[Aggregate]]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a command answers: the id it created or changed, and the ledger position of its
+    last event (``replayed`` when a retried command id was answered from the first run)."""
+
+    id: UUID
+    position: int
+    replayed: bool = False
+
+
+class DialogueLedger(Application[UUID]):
+    name = "DialogueLedger"
+    #: How often a command is decided again after a concurrent change to its aggregates.
+    max_attempts = 5
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        super().__init__(store_env(env))
+        self.clock = clock
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(transcoder=self.construct_transcoder(),
+                                   mapper_class=TypedMapper)
+
+    @property
+    def position(self) -> int:
+        """The ledger's head: the position of the last recorded event (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
+
+    # ================================================================================
+    # People and organisations
+    # ================================================================================
+    def register_person(self, handle: str, display_name: str, *, is_bot: bool = False,
+                        actor_id: UUID | None = None, command_id: str | None = None,
+                        occurred_at: datetime | None = None) -> Receipt:
+        """Register a person by a unique handle. The person is their own actor unless
+        someone else (an importer, an administrator) is named."""
+        check_handle(handle)
+        person_id = Person.create_id(handle)
+
+        def decide(act: Act) -> Outcome:
+            if self._exists(person_id):
+                raise HandleTaken("that handle is taken", handle=handle)
+            return person_id, [Person(handle=handle, display_name=display_name,
+                                      is_bot=is_bot, act=act)]
+
+        return self._execute("register-person", actor_id or person_id, decide,
+                             command_id, occurred_at)
+
+    def found_organisation(self, name: str, slug: str, *, actor_id: UUID,
+                           command_id: str | None = None,
+                           occurred_at: datetime | None = None) -> Receipt:
+        """Found an organisation; its founder is its first representative."""
+        check_slug(slug)
+        organisation_id = Organisation.create_id(slug)
+
+        def decide(act: Act) -> Outcome:
+            self._get(Person, act.actor_id)
+            if self._exists(organisation_id):
+                raise SlugTaken("that organisation slug is taken", slug=slug)
+            return organisation_id, [Organisation(name=name, slug=slug,
+                                                  founder_id=act.actor_id, act=act)]
+
+        return self._execute("found-organisation", actor_id, decide, command_id, occurred_at)
+
+    def appoint_representative(self, organisation_id: UUID, person_id: UUID, *,
+                               actor_id: UUID, command_id: str | None = None,
+                               occurred_at: datetime | None = None) -> Receipt:
+        def decide(act: Act) -> Outcome:
+            organisation = self._get(Organisation, organisation_id)
+            self._get(Person, person_id)
+            organisation.appoint_representative(person_id=person_id, act=act)
+            return organisation.id, [organisation]
+
+        return self._execute("appoint-representative", actor_id, decide, command_id,
+                             occurred_at)
+
+    # ================================================================================
+    # Communities and memberships
+    # ================================================================================
+    def create_community(self, organisation_id: UUID, name: str, slug: str, *,
+                         access: Access, rule: AdmissionRule | None = None,
+                         actor_id: UUID, command_id: str | None = None,
+                         occurred_at: datetime | None = None) -> Receipt:
+        """A representative creates a community for the organisation and joins it as the
+        organisation's representative."""
+        check_slug(slug)
+        community_id = Community.create_id(slug)
+
+        def decide(act: Act) -> Outcome:
+            organisation = self._get(Organisation, organisation_id)
+            organisation.check_is_representative(act.actor_id)
+            if self._exists(community_id):
+                raise SlugTaken("that community slug is taken", slug=slug)
+            community = Community(organisation_id=organisation_id, name=name, slug=slug,
+                                  access=Access(access), rule=rule or AdmissionRule(), act=act)
+            founder = Membership(community_id=community.id, person_id=act.actor_id, act=act)
+            founder.join(via=JoinedVia.FOUNDING, roles=(Role.MEMBER, Role.REPRESENTATIVE),
+                         act=act)
+            return community.id, [community, founder]
+
+        return self._execute("create-community", actor_id, decide, command_id, occurred_at)
+
+    def change_admission_rule(self, community_id: UUID, rule: AdmissionRule, *,
+                              actor_id: UUID, command_id: str | None = None,
+                              occurred_at: datetime | None = None) -> Receipt:
+        def decide(act: Act) -> Outcome:
+            community = self._get(Community, community_id)
+            self._membership(community.id, act).check_is_representative()
+            community.change_rule(rule=rule, act=act)
+            return community.id, [community]
+
+        return self._execute("change-admission-rule", actor_id, decide, command_id,
+                             occurred_at)
+
+    def join_community(self, community_id: UUID, *, actor_id: UUID,
+                       command_id: str | None = None,
+                       occurred_at: datetime | None = None) -> Receipt:
+        """Anyone may join an open community; an invitation-only one needs an invitation."""
+
+        def decide(act: Act) -> Outcome:
+            community = self._get(Community, community_id)
+            self._get(Person, act.actor_id)
+            if community.is_invitation_only:
+                raise InvitationRequired("this community is invitation-only",
+                                         community_id=community.id)
+            membership = self._membership(community.id, act)
+            membership.join(via=JoinedVia.OPEN, roles=(Role.MEMBER,), act=act)
+            return membership.id, [membership]
+
+        return self._execute("join-community", actor_id, decide, command_id, occurred_at)
+
+    def leave_community(self, community_id: UUID, *, actor_id: UUID,
+                        command_id: str | None = None,
+                        occurred_at: datetime | None = None) -> Receipt:
+        def decide(act: Act) -> Outcome:
+            membership = self._membership(self._get(Community, community_id).id, act)
+            membership.leave(act=act)
+            return membership.id, [membership]
+
+        return self._execute("leave-community", actor_id, decide, command_id, occurred_at)
+
+    def grant_role(self, community_id: UUID, person_id: UUID, role: Role, *,
+                   actor_id: UUID, command_id: str | None = None,
+                   occurred_at: datetime | None = None) -> Receipt:
+        """A representative grants a member a role. Only the organisation's representatives
+        can be made its representatives here; a moderator's side (organisation or
+        community) is recorded from whether they speak for the organisation."""
+        role = Role(role)
+
+        def decide(act: Act) -> Outcome:
+            community = self._get(Community, community_id)
+            organisation = self._get(Organisation, community.organisation_id)
+            self._membership(community.id, act).check_is_representative()
+            self._get(Person, person_id)
+            membership = self._membership(community.id, act, person_id)
+            if role is Role.AUDITOR:
+                membership.join(via=JoinedVia.APPOINTMENT, roles=(Role.AUDITOR,), act=act)
+                return membership.id, [membership]
+            if role is Role.REPRESENTATIVE:
+                organisation.check_is_representative(person_id)
+            side = Side.ORGANISATION if organisation.is_representative(person_id) \
+                else Side.COMMUNITY
+            membership.grant_role(role=role,
+                                  moderator_side=side if role is Role.MODERATOR else None,
+                                  act=act)
+            return membership.id, [membership]
+
+        return self._execute("grant-role", actor_id, decide, command_id, occurred_at)
+
+    def revoke_role(self, community_id: UUID, person_id: UUID, role: Role, *,
+                    actor_id: UUID, command_id: str | None = None,
+                    occurred_at: datetime | None = None) -> Receipt:
+        def decide(act: Act) -> Outcome:
+            community = self._get(Community, community_id)
+            self._membership(community.id, act).check_is_representative()
+            membership = self._membership(community.id, act, person_id)
+            membership.revoke_role(role=Role(role), act=act)
+            return membership.id, [membership]
+
+        return self._execute("revoke-role", actor_id, decide, command_id, occurred_at)
+
+    def invite_directly(self, community_id: UUID, person_id: UUID, *, actor_id: UUID,
+                        command_id: str | None = None,
+                        occurred_at: datetime | None = None) -> Receipt:
+        """The organisation invites someone without a nomination, where the rules allow."""
+
+        def decide(act: Act) -> Outcome:
+            community = self._get(Community, community_id)
+            self._membership(community.id, act).check_is_representative()
+            if not community.rule.direct_invitations:
+                raise DirectInvitationsNotAllowed(
+                    "this community's rules do not allow direct invitations",
+                    community_id=community.id)
+            self._get(Person, person_id)
+            membership = self._membership(community.id, act, person_id)
+            membership.invite(via=JoinedVia.DIRECT_INVITATION, nomination_id=None, act=act)
+            return membership.id, [membership]
+
+        return self._execute("invite-directly", actor_id, decide, command_id, occurred_at)
+
+    def accept_invitation(self, community_id: UUID, *, actor_id: UUID,
+                          command_id: str | None = None,
+                          occurred_at: datetime | None = None) -> Receipt:
+        def decide(act: Act) -> Outcome:
+            membership = self._membership(self._get(Community, community_id).id, act)
+            membership.accept_invitation(act=act)
+            return membership.id, [membership]
+
+        return self._execute("accept-invitation", actor_id, decide, command_id, occurred_at)
+
+    def decline_invitation(self, community_id: UUID, *, actor_id: UUID,
+                           command_id: str | None = None,
+                           occurred_at: datetime | None = None) -> Receipt:
+        def decide(act: Act) -> Outcome:
+            membership = self._membership(self._get(Community, community_id).id, act)
+            membership.decline_invitation(act=act)
+            return membership.id, [membership]
+
+        return self._execute("decline-invitation", actor_id, decide, command_id, occurred_at)
+
+    # ================================================================================
+    # Admission by dialogue
+    # ================================================================================
+    def nominate(self, community_id: UUID, nominee_id: UUID, statement: str, *,
+                 actor_id: UUID, command_id: str | None = None,
+                 occurred_at: datetime | None = None) -> Receipt:
+        """A member nominates a person; the nomination opens its own debate thread, whose
+        opening post is the nominator's statement."""
+
+        def decide(act: Act) -> Outcome:
+            community = self._get(Community, community_id)
+            if not community.is_invitation_only:
+                raise NominationsNotUsed("open communities need no nominations; join instead",
+                                         community_id=community.id)
+            nominator = self._membership(community.id, act)
+            nominator.check_can_write()
+            nominee = self._get(Person, nominee_id)
+            candidacy = self._membership(community.id, act, nominee_id)
+            nomination = Nomination(community_id=community.id, nominee_id=nominee_id,
+                                    nominator_id=act.actor_id, statement=statement,
+                                    rule=community.rule, act=act)
+            thread = Thread(community_id=community.id, kind=PostKind.PROPOSAL,
+                            title=f"Nomination: {nominee.display_name}"[:200],
+                            nomination_id=nomination.id, act=act)
+            post = Post(community_id=community.id, thread_id=thread.id, parent_id=None,
+                        kind=PostKind.PROPOSAL, body=statement,
+                        for_organisation=nominator.speaks_for_organisation, act=act)
+            candidacy.nominated(nomination_id=nomination.id, act=act)
+            return nomination.id, [nomination, thread, post, candidacy]
+
+        return self._execute("nominate", actor_id, decide, command_id, occurred_at)
+
+    def cast_vote(self, nomination_id: UUID, choice: Choice, reason: str, *,
+                  actor_id: UUID, command_id: str | None = None,
+                  occurred_at: datetime | None = None) -> Receipt:
+        return self._vote("cast-vote", nomination_id, choice, reason, actor_id, command_id,
+                          occurred_at, change=False)
+
+    def change_vote(self, nomination_id: UUID, choice: Choice, reason: str, *,
+                    actor_id: UUID, command_id: str | None = None,
+                    occurred_at: datetime | None = None) -> Receipt:
+        return self._vote("change-vote", nomination_id, choice, reason, actor_id, command_id,
+                          occurred_at, change=True)
+
+    def _vote(self, name: str, nomination_id: UUID, choice: Choice, reason: str,
+              actor_id: UUID, command_id: str | None, occurred_at: datetime | None, *,
+              change: bool) -> Receipt:
+        def decide(act: Act) -> Outcome:
+            nomination = self._get(Nomination, nomination_id)
+            voter = self._membership(nomination.community_id, act)
+            voter.check_can_write()
+            vote = nomination.change_vote if change else nomination.cast_vote
+            vote(choice=Choice(choice), reason=reason,
+                 for_organisation=voter.speaks_for_organisation, act=act)
+            return nomination.id, [nomination]
+
+        return self._execute(name, actor_id, decide, command_id, occurred_at)
+
+    def decide_nomination(self, nomination_id: UUID, *, actor_id: UUID,
+                          command_id: str | None = None,
+                          occurred_at: datetime | None = None) -> Receipt:
+        """Close a nomination by the admission rule: admitted (an invitation follows),
+        declined, or expired at its deadline. Any member may call for the decision."""
+
+        def decide(act: Act) -> Outcome:
+            nomination = self._get(Nomination, nomination_id)
+            self._membership(nomination.community_id, act).check_can_write()
+            outcome = nomination.decide(act=act)
+            candidacy = self._membership(nomination.community_id, act, nomination.nominee_id)
+            if outcome is NominationStatus.ADMITTED and candidacy.status.value == "outside":
+                candidacy.invite(via=JoinedVia.NOMINATION, nomination_id=nomination.id, act=act)
+            else:
+                candidacy.nomination_closed(nomination_id=nomination.id, outcome=outcome.value,
+                                            act=act)
+            return nomination.id, [nomination, candidacy]
+
+        return self._execute("decide-nomination", actor_id, decide, command_id, occurred_at)
+
+    # ================================================================================
+    # Threads and posts
+    # ================================================================================
+    def open_thread(self, community_id: UUID, kind: PostKind, title: str, body: str, *,
+                    actor_id: UUID, command_id: str | None = None,
+                    occurred_at: datetime | None = None) -> Receipt:
+        """Open a thread with its opening post; the receipt's id is the thread's."""
+        kind = PostKind(kind)
+
+        def decide(act: Act) -> Outcome:
+            community = self._get(Community, community_id)
+            author = self._membership(community.id, act)
+            author.check_can_write()
+            thread = Thread(community_id=community.id, kind=kind, title=title,
+                            nomination_id=None, act=act)
+            post = Post(community_id=community.id, thread_id=thread.id, parent_id=None,
+                        kind=kind, body=body, for_organisation=author.speaks_for_organisation,
+                        act=act)
+            return thread.id, [thread, post]
+
+        return self._execute("open-thread", actor_id, decide, command_id, occurred_at)
+
+    def reply(self, parent_id: UUID, body: str, *, actor_id: UUID,
+              kind: PostKind = PostKind.COMMENT, command_id: str | None = None,
+              occurred_at: datetime | None = None) -> Receipt:
+        """Reply to any post of a thread. Costs the same however long the thread is: it
+        loads the parent post, the thread and the author's membership, nothing else."""
+        kind = PostKind(kind)
+
+        def decide(act: Act) -> Outcome:
+            parent = self._get(Post, parent_id)
+            thread = self._get(Thread, parent.thread_id)
+            author = self._membership(parent.community_id, act)
+            author.check_can_write()
+            thread.check_not_locked()
+            parent.check_can_be_replied_to()
+            post = Post(community_id=parent.community_id, thread_id=thread.id,
+                        parent_id=parent.id, kind=kind, body=body,
+                        for_organisation=author.speaks_for_organisation, act=act)
+            return post.id, [post]
+
+        return self._execute("reply", actor_id, decide, command_id, occurred_at)
+
+    def edit_post(self, post_id: UUID, body: str, *, actor_id: UUID,
+                  command_id: str | None = None,
+                  occurred_at: datetime | None = None) -> Receipt:
+        def decide(act: Act) -> Outcome:
+            post = self._get(Post, post_id)
+            self._membership(post.community_id, act).check_can_write()
+            self._get(Thread, post.thread_id).check_not_locked()
+            post.edit(body=body, act=act)
+            return post.id, [post]
+
+        return self._execute("edit-post", actor_id, decide, command_id, occurred_at)
+
+    def retract_post(self, post_id: UUID, *, actor_id: UUID, command_id: str | None = None,
+                     occurred_at: datetime | None = None) -> Receipt:
+        """The author withdraws a post: hidden from public views, kept for auditors."""
+
+        def decide(act: Act) -> Outcome:
+            post = self._get(Post, post_id)
+            post.retract(act=act)
+            return post.id, [post]
+
+        return self._execute("retract-post", actor_id, decide, command_id, occurred_at)
+
+    # ================================================================================
+    # The organisation's listening
+    # ================================================================================
+    def acknowledge_post(self, post_id: UUID, *, actor_id: UUID,
+                         command_id: str | None = None,
+                         occurred_at: datetime | None = None) -> Receipt:
+        def decide(act: Act) -> Outcome:
+            post = self._get(Post, post_id)
+            self._membership(post.community_id, act).check_is_representative()
+            post.acknowledge(act=act)
+            return post.id, [post]
+
+        return self._execute("acknowledge-post", actor_id, decide, command_id, occurred_at)
+
+    def make_commitment(self, community_id: UUID, post_ids: Sequence[UUID], text: str, *,
+                        due_on: date | None = None, actor_id: UUID,
+                        command_id: str | None = None,
+                        occurred_at: datetime | None = None) -> Receipt:
+        def decide(act: Act) -> Outcome:
+            community = self._get(Community, community_id)
+            self._membership(community.id, act).check_is_representative()
+            for post_id in post_ids:
+                self._check_in_community(self._get(Post, post_id), community.id)
+            commitment = Commitment(community_id=community.id,
+                                    post_ids=tuple(dict.fromkeys(post_ids)), text=text,
+                                    due_on=due_on, act=act)
+            return commitment.id, [commitment]
+
+        return self._execute("make-commitment", actor_id, decide, command_id, occurred_at)
+
+    def record_progress(self, commitment_id: UUID, note: str, *, actor_id: UUID,
+                        command_id: str | None = None,
+                        occurred_at: datetime | None = None) -> Receipt:
+        return self._close_commitment("record-progress", commitment_id, note, actor_id,
+                                      command_id, occurred_at)
+
+    def fulfil_commitment(self, commitment_id: UUID, statement: str, *, actor_id: UUID,
+                          command_id: str | None = None,
+                          occurred_at: datetime | None = None) -> Receipt:
+        return self._close_commitment("fulfil-commitment", commitment_id, statement, actor_id,
+                                      command_id, occurred_at)
+
+    def abandon_commitment(self, commitment_id: UUID, statement: str, *, actor_id: UUID,
+                           command_id: str | None = None,
+                           occurred_at: datetime | None = None) -> Receipt:
+        return self._close_commitment("abandon-commitment", commitment_id, statement,
+                                      actor_id, command_id, occurred_at)
+
+    def _close_commitment(self, name: str, commitment_id: UUID, text: str, actor_id: UUID,
+                          command_id: str | None, occurred_at: datetime | None) -> Receipt:
+        def decide(act: Act) -> Outcome:
+            commitment = self._get(Commitment, commitment_id)
+            self._membership(commitment.community_id, act).check_is_representative()
+            if name == "record-progress":
+                commitment.record_progress(note=text, act=act)
+            elif name == "fulfil-commitment":
+                commitment.fulfil(statement=text, act=act)
+            else:
+                commitment.abandon(statement=text, act=act)
+            return commitment.id, [commitment]
+
+        return self._execute(name, actor_id, decide, command_id, occurred_at)
+
+    # ================================================================================
+    # Moderation and appeals
+    # ================================================================================
+    def moderate(self, community_id: UUID, action: Action, reason_code: ReasonCode,
+                 statement: str, *, actor_id: UUID, post_ids: Sequence[UUID] = (),
+                 thread_id: UUID | None = None, member_id: UUID | None = None,
+                 automated_detection: bool = False, author_notified: bool = False,
+                 command_id: str | None = None,
+                 occurred_at: datetime | None = None) -> Receipt:
+        """A moderator takes a decision; its effect on the posts, thread or member is
+        recorded in the same transaction."""
+        action, reason_code = Action(action), ReasonCode(reason_code)
+
+        def decide(act: Act) -> Outcome:
+            community = self._get(Community, community_id)
+            moderator = self._membership(community.id, act)
+            moderator.check_is_moderator()
+            assert moderator.moderator_side is not None
+            targets: list[Aggregate] = []
+            affected: list[UUID] = []
+            if action in POST_ACTIONS:
+                for post_id in dict.fromkeys(post_ids):
+                    post = self._get(Post, post_id)
+                    self._check_in_community(post, community.id)
+                    targets.append(post)
+                    affected.append(post.author_id)
+            if action in THREAD_ACTIONS and thread_id is not None:
+                thread = self._get(Thread, thread_id)
+                self._check_in_community(thread, community.id)
+                targets.append(thread)
+                affected.append(thread.opener_id)
+            if action in MEMBER_ACTIONS and member_id is not None:
+                targets.append(self._membership(community.id, act, member_id))
+                affected.append(member_id)
+            decision = ModerationDecision(
+                community_id=community.id, moderator_side=moderator.moderator_side,
+                action=action, reason_code=reason_code, statement=statement,
+                post_ids=tuple(dict.fromkeys(post_ids)), thread_id=thread_id,
+                member_id=member_id, affected_person_ids=tuple(dict.fromkeys(affected)),
+                automated_detection=automated_detection, author_notified=author_notified,
+                act=act)
+            for target in targets:
+                _apply(action, target, decision, act)
+            return decision.id, [decision, *targets]
+
+        return self._execute("moderate", actor_id, decide, command_id, occurred_at)
+
+    def notify_author(self, decision_id: UUID, notice: str, *, actor_id: UUID,
+                      command_id: str | None = None,
+                      occurred_at: datetime | None = None) -> Receipt:
+        def decide(act: Act) -> Outcome:
+            decision = self._get(ModerationDecision, decision_id)
+            self._membership(decision.community_id, act).check_is_moderator()
+            decision.notify_author(notice=notice, act=act)
+            return decision.id, [decision]
+
+        return self._execute("notify-author", actor_id, decide, command_id, occurred_at)
+
+    def lodge_appeal(self, decision_id: UUID, statement: str, *, actor_id: UUID,
+                     command_id: str | None = None,
+                     occurred_at: datetime | None = None) -> Receipt:
+        def decide(act: Act) -> Outcome:
+            decision = self._get(ModerationDecision, decision_id)
+            decision.lodge_appeal(statement=statement, act=act)
+            return decision.id, [decision]
+
+        return self._execute("lodge-appeal", actor_id, decide, command_id, occurred_at)
+
+    def decide_appeal(self, decision_id: UUID, outcome: AppealOutcome, reasons: str, *,
+                      actor_id: UUID, command_id: str | None = None,
+                      occurred_at: datetime | None = None) -> Receipt:
+        """Another moderator upholds or reverses a decision; a reversal undoes its effect
+        (restores the posts, unlocks the thread, reinstates the member) atomically."""
+        outcome = AppealOutcome(outcome)
+
+        def decide(act: Act) -> Outcome:
+            decision = self._get(ModerationDecision, decision_id)
+            self._membership(decision.community_id, act).check_is_moderator()
+            decision.decide_appeal(outcome=outcome, reasons=reasons, act=act)
+            changed: list[Aggregate] = [decision]
+            if outcome is AppealOutcome.REVERSED:
+                changed.extend(self._reverse(decision, act))
+            return decision.id, changed
+
+        return self._execute("decide-appeal", actor_id, decide, command_id, occurred_at)
+
+    def _reverse(self, decision: ModerationDecision, act: Act) -> list[Aggregate]:
+        undone: list[Aggregate] = []
+        for post_id in decision.post_ids:
+            post = self._get(Post, post_id)
+            if post.moderation is not None:
+                post.restore(decision_id=decision.id, act=act)
+                undone.append(post)
+        if decision.thread_id is not None:
+            thread = self._get(Thread, decision.thread_id)
+            if thread.locked:
+                thread.unlock(decision_id=decision.id, act=act)
+                undone.append(thread)
+        if decision.member_id is not None:
+            membership = self._get(Membership,
+                                   Membership.create_id(decision.community_id,
+                                                        decision.member_id))
+            if membership.status.value == "suspended":
+                membership.reinstate(decision_id=decision.id, act=act)
+                undone.append(membership)
+        return undone
+
+    # ================================================================================
+    # Lookups
+    # ================================================================================
+    def community_id(self, ref: str | UUID) -> UUID:
+        """A community's id from its id or its slug."""
+        return self._ref(Community, ref)
+
+    def person_id(self, ref: str | UUID) -> UUID:
+        """A person's id from their id or their handle."""
+        return self._ref(Person, ref)
+
+    def organisation_id(self, ref: str | UUID) -> UUID:
+        return self._ref(Organisation, ref)
+
+    def get(self, cls: type[A], aggregate_id: UUID) -> A:
+        """Load an aggregate of the given class, or raise :class:`NotFound`."""
+        return self._get(cls, aggregate_id)
+
+    def _ref(self, cls: type[Aggregate], ref: str | UUID) -> UUID:
+        if isinstance(ref, UUID):
+            candidate = ref
+        else:
+            try:
+                candidate = UUID(ref)
+            except ValueError:
+                candidate = cls.create_id(ref)
+        self._get(cls, candidate)
+        return candidate
+
+    def _get(self, cls: type[A], aggregate_id: UUID) -> A:
+        try:
+            aggregate: Aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"no such {cls.__name__.lower()}", id=aggregate_id) from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"no such {cls.__name__.lower()}", id=aggregate_id)
+        return aggregate
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.repository
+
+    def _membership(self, community_id: UUID, act: Act,
+                    person_id: UUID | None = None) -> Membership:
+        """The person's membership (the actor's by default); a new, unsaved one if the
+        person never had any standing in the community."""
+        person_id = person_id or act.actor_id
+        membership_id = Membership.create_id(community_id, person_id)
+        try:
+            return self._get(Membership, membership_id)
+        except NotFound:
+            return Membership(community_id=community_id, person_id=person_id, act=act)
+
+    @staticmethod
+    def _check_in_community(aggregate: Post | Thread, community_id: UUID) -> None:
+        if aggregate.community_id != community_id:
+            raise WrongCommunity("that belongs to another community", id=aggregate.id)
+
+    # ================================================================================
+    # Running a command
+    # ================================================================================
+    def _execute(self, name: str, actor_id: UUID, decide: Callable[[Act], Outcome],
+                 command_id: str | None, occurred_at: datetime | None) -> Receipt:
+        """Decide and save, atomically; decide again if a concurrent command changed one of
+        the same aggregates first; answer a retried command id from its first run."""
+        if command_id is not None:
+            check_text("command_id", command_id, 200)
+        if not isinstance(actor_id, UUID):
+            raise InvalidInput("actor_id must be a person's id", field="actor_id")
+        act = Act(actor_id=actor_id,
+                  occurred_at=utc(occurred_at) if occurred_at else self.clock(),
+                  command_id=command_id)
+        for _ in range(self.max_attempts):
+            if command_id is not None:
+                replayed = self._replayed(command_id, name)
+                if replayed is not None:
+                    return replayed
+            result_id, aggregates = decide(act)
+            if command_id is not None:
+                record = CommandRecord(command_id=command_id, command=name,
+                                       result_id=result_id, act=act)
+                aggregates = [*aggregates, record]
+            try:
+                recordings = self.save(*aggregates)
+            except IntegrityError:
+                continue
+            return Receipt(result_id, recordings[-1].notification.id)
+        raise ConcurrencyConflict(f"{name} kept conflicting with concurrent commands",
+                                  attempts=self.max_attempts)
+
+    def _replayed(self, command_id: str, name: str) -> Receipt | None:
+        record_id = CommandRecord.create_id(command_id)
+        if not self._exists(record_id):
+            return None
+        record = self._get(CommandRecord, record_id)
+        if record.command != name:
+            raise CommandIdReused("that command id was used for another command",
+                                  command_id=command_id, command=record.command)
+        position = position_of(self.recorder, record_id, 1) or self.position
+        return Receipt(record.result_id, position, replayed=True)
+
+
+def _apply(action: Action, target: Aggregate, decision: ModerationDecision, act: Act) -> None:
+    reason = decision.reason_code.value
+    if isinstance(target, Post):
+        if action is Action.HIDE_POST:
+            target.hide(decision_id=decision.id, reason_code=reason, act=act)
+        elif action is Action.REMOVE_POST:
+            target.remove(decision_id=decision.id, reason_code=reason, act=act)
+        else:
+            target.restore(decision_id=decision.id, act=act)
+    elif isinstance(target, Thread):
+        if action is Action.LOCK_THREAD:
+            target.lock(decision_id=decision.id, act=act)
+        else:
+            target.unlock(decision_id=decision.id, act=act)
+    elif isinstance(target, Membership):
+        if action is Action.SUSPEND_MEMBER:
+            target.suspend(decision_id=decision.id, act=act)
+        else:
+            target.reinstate(decision_id=decision.id, act=act)

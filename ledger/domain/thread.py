@@ -1,0 +1,55 @@
+"""A thread: a title, a kind, and its opening post. Replies are posts of their own."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.domain.base import Act, check_text
+from ledger.errors import ThreadLocked, ThreadNotLocked
+
+
+class PostKind(StrEnum):
+    QUESTION = "question"
+    CONCERN = "concern"
+    PROPOSAL = "proposal"
+    COMMENT = "comment"
+
+
+class Thread(Aggregate):
+    """Its opening post is the post of the thread with no parent. ``nomination_id`` is set
+    on a nomination's debate thread."""
+
+    @event("Opened")
+    def __init__(
+        self,
+        community_id: UUID,
+        kind: PostKind,
+        title: str,
+        nomination_id: UUID | None,
+        act: Act,
+    ) -> None:
+        check_text("title", title, 200)
+        self.community_id = community_id
+        self.kind = kind
+        self.title = title
+        self.opener_id = act.actor_id
+        self.nomination_id = nomination_id
+        self.locked = False
+
+    @event("Locked")
+    def lock(self, decision_id: UUID, act: Act) -> None:
+        self.check_not_locked()
+        self.locked = True
+
+    @event("Unlocked")
+    def unlock(self, decision_id: UUID, act: Act) -> None:
+        if not self.locked:
+            raise ThreadNotLocked("the thread is not locked", thread_id=self.id)
+        self.locked = False
+
+    def check_not_locked(self) -> None:
+        if self.locked:
+            raise ThreadLocked("the thread is locked", thread_id=self.id)

@@ -1,0 +1,109 @@
+"""Stores for the tests: every test that takes ``store`` runs once on a fresh SQLite file and
+once on a fresh PostgreSQL schema. In CI (``CI=true``) a missing PostgreSQL server fails the
+PostgreSQL runs; elsewhere it skips them."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ledger.application import DialogueLedger
+
+PG = {
+    "POSTGRES_DBNAME": os.environ.get("TEST_POSTGRES_DBNAME", "test"),
+    "POSTGRES_HOST": os.environ.get("TEST_POSTGRES_HOST", "127.0.0.1"),
+    "POSTGRES_PORT": os.environ.get("TEST_POSTGRES_PORT", "5432"),
+    "POSTGRES_USER": os.environ.get("TEST_POSTGRES_USER", "postgres"),
+    "POSTGRES_PASSWORD": os.environ.get("TEST_POSTGRES_PASSWORD", ""),
+}
+
+
+def pg_connect() -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(
+        dbname=PG["POSTGRES_DBNAME"], host=PG["POSTGRES_HOST"], port=PG["POSTGRES_PORT"],
+        user=PG["POSTGRES_USER"], password=PG["POSTGRES_PASSWORD"] or None,
+        autocommit=True, connect_timeout=5,
+    )
+
+
+def postgres_available() -> None:
+    """Skip (or, in CI, fail) when no PostgreSQL server answers."""
+    try:
+        pg_connect().close()
+    except psycopg.OperationalError as error:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"PostgreSQL is required in CI and is not reachable: {error}")
+        pytest.skip(f"PostgreSQL not reachable: {error}")
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path) -> dict[str, str]:
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(tmp_path / "ledger.db")}
+
+
+@pytest.fixture
+def postgres_env() -> Iterator[dict[str, str]]:
+    postgres_available()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with pg_connect() as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield {"PERSISTENCE_MODULE": "eventsourcing.postgres", **PG,
+               "POSTGRES_SCHEMA": schema}
+    finally:
+        with pg_connect() as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment of a fresh, empty store of each kind."""
+    fixture = "sqlite_env" if request.param == "sqlite" else "postgres_env"
+    env: dict[str, str] = request.getfixturevalue(fixture)
+    return env
+
+
+class Clock:
+    """A settable clock, so that tests and the demo control ``occurred_at``."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def make_ledger(store_env: dict[str, str], clock: Clock) -> Iterator[
+        Callable[[], DialogueLedger]]:
+    opened: list[DialogueLedger] = []
+
+    def make() -> DialogueLedger:
+        app = DialogueLedger(store_env, clock=clock)
+        opened.append(app)
+        return app
+
+    yield make
+    for app in opened:
+        app.close()
+
+
+@pytest.fixture
+def ledger(make_ledger: Callable[[], DialogueLedger]) -> DialogueLedger:
+    return make_ledger()
