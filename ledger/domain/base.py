@@ -45,6 +45,16 @@ def deterministic_id(*parts: object) -> UUID:
     return uuid5(LEDGER_NAMESPACE, "/".join(str(p) for p in parts))
 
 
+def opening_post_id(thread_id: UUID) -> UUID:
+    """A thread's opening post has an id derived from the thread's: one per thread."""
+    return deterministic_id("opening-post", thread_id)
+
+
+def debate_thread_id(nomination_id: UUID) -> UUID:
+    """A nomination's debate thread has an id derived from the nomination's."""
+    return deterministic_id("debate-thread", nomination_id)
+
+
 def check_text(field: str, value: str, max_length: int) -> str:
     """Reject empty or over-long free text."""
     if not isinstance(value, str) or not value.strip():

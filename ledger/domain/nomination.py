@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.base import Act, check_text
+from ledger.domain.base import Act, check_text, debate_thread_id
 from ledger.domain.community import AdmissionRule
 from ledger.errors import (
     AlreadyVoted,
@@ -88,6 +88,10 @@ class Nomination(Aggregate):
         if act.actor_id not in self.ballots:
             raise NoVoteToChange("there is no vote to change", nomination_id=self.id)
         self.ballots[act.actor_id] = Ballot(choice, reason, for_organisation)
+
+    @property
+    def debate_thread_id(self) -> UUID:
+        return debate_thread_id(self.id)
 
     def decide(self, act: Act) -> NominationStatus:
         """Close the nomination by the community's admission rule and return the outcome."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.base import Act, check_text
+from ledger.domain.base import Act, check_text, opening_post_id
 from ledger.domain.thread import PostKind
 from ledger.errors import (
     AlreadyAcknowledged,
@@ -36,6 +36,10 @@ class Version:
 
 
 class Post(Aggregate):
+    @staticmethod
+    def create_id(thread_id: UUID, parent_id: UUID | None) -> UUID:
+        return opening_post_id(thread_id) if parent_id is None else uuid4()
+
     @event("Published")
     def __init__(
         self,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.base import Act, check_text
+from ledger.domain.base import Act, check_text, debate_thread_id, opening_post_id
 from ledger.errors import ThreadLocked, ThreadNotLocked
 
 
@@ -19,8 +19,12 @@ class PostKind(StrEnum):
 
 
 class Thread(Aggregate):
-    """Its opening post is the post of the thread with no parent. ``nomination_id`` is set
-    on a nomination's debate thread."""
+    """A thread's opening post is the one post in it without a parent. A nomination's
+    debate thread names the nomination, and its id derives from the nomination's."""
+
+    @staticmethod
+    def create_id(nomination_id: UUID | None) -> UUID:
+        return uuid4() if nomination_id is None else debate_thread_id(nomination_id)
 
     @event("Opened")
     def __init__(
@@ -49,6 +53,10 @@ class Thread(Aggregate):
         if not self.locked:
             raise ThreadNotLocked("the thread is not locked", thread_id=self.id)
         self.locked = False
+
+    @property
+    def opening_post_id(self) -> UUID:
+        return opening_post_id(self.id)
 
     def check_not_locked(self) -> None:
         if self.locked:
