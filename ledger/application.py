@@ -18,7 +18,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
+from eventsourcing.persistence import IntegrityError, Mapper, Recording, Transcoder
 
 from ledger.codec import OrjsonTranscoder, TypedMapper
 from ledger.config import store_env
@@ -88,6 +88,9 @@ class DialogueLedger(Application[UUID]):
     ) -> None:
         super().__init__(store_env(env))
         self.clock = clock
+        #: Called with the new ledger position after each save in this process, so that
+        #: in-process views can follow at once (SQLite has no subscription to follow).
+        self.listeners: list[Callable[[int], None]] = []
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
@@ -95,6 +98,12 @@ class DialogueLedger(Application[UUID]):
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(transcoder=self.construct_transcoder(),
                                    mapper_class=TypedMapper)
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        if recordings and self.listeners:
+            position = recordings[-1].notification.id
+            for listener in list(self.listeners):
+                listener(position)
 
     @property
     def position(self) -> int:

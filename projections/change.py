@@ -1,0 +1,58 @@
+"""A recorded event as the projections see it: its position, kind and plain JSON state.
+
+Projections read the event log directly (``select_notifications``) and decode each event's
+state with orjson; they never build domain objects, which keeps rebuilds fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import Notification
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    position: int
+    kind: str  # "Aggregate.Event", e.g. "Post.Published"
+    id: str  # the aggregate's id
+    version: int
+    state: dict[str, Any]
+
+    @classmethod
+    def from_notification(cls, notification: Notification) -> Change:
+        return cls(
+            position=notification.id,
+            kind=notification.topic.rpartition(":")[2],
+            id=str(notification.originator_id),
+            version=notification.originator_version,
+            state=orjson.loads(notification.state),
+        )
+
+    @property
+    def actor(self) -> str:
+        actor: str = self.state["act"]["actor_id"]
+        return actor
+
+    @property
+    def occurred_us(self) -> int:
+        """``occurred_at`` in microseconds since the epoch (views store times so)."""
+        return to_us(self.state["act"]["occurred_at"])
+
+
+def to_us(iso: str) -> int:
+    moment = datetime.fromisoformat(iso)
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def from_us(us: int | None) -> str | None:
+    """Microseconds since the epoch as an ISO 8601 UTC time, for output."""
+    if us is None:
+        return None
+    seconds, micros = divmod(us, 1_000_000)
+    moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros)
+    return moment.isoformat().replace("+00:00", "Z")
+

@@ -1,0 +1,141 @@
+"""A view's tables and tracking position, kept in the ledger's own database.
+
+The tracking record is eventsourcing's own (``SQLiteTrackingRecorder`` or
+``PostgresTrackingRecorder``, one row per view, named ``<application>/<view>``). A batch of
+events and the new tracking position commit in one transaction, so each event is applied
+exactly once: a batch that fails rolls back whole, and a position that is not newer than the
+stored one fails the insert (and so the batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+
+from projections.change import Change
+from projections.tables import Dialect
+from projections.view import View
+
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+_MISSING: Row = {}
+
+
+class ViewStore:
+    def __init__(self, view: type[View], datastore: SQLiteDatastore | PostgresDatastore,
+                 application_name: str, prefix: str = "view_") -> None:
+        self.view = view
+        self.datastore = datastore
+        self.prefix = prefix
+        self.tracking_name = f"{application_name}/{prefix}{view.name}"
+        self.tracker: SQLiteTrackingRecorder | PostgresTrackingRecorder
+        if isinstance(datastore, SQLiteDatastore):
+            self.dialect = Dialect.SQLITE
+            self.tracker = SQLiteTrackingRecorder(datastore)
+        else:
+            self.dialect = Dialect.POSTGRES
+            self.tracker = PostgresTrackingRecorder(datastore,
+                                                    tracking_table_name="view_tracking")
+        self._upserts = {t.name: self.dialect.sql(t.upsert(prefix)) for t in view.tables}
+        self._selects = {t.name: self.dialect.sql(t.select_by_key(prefix))
+                         for t in view.tables}
+
+    # --- schema ------------------------------------------------------------------------
+    def create_tables(self) -> None:
+        self.tracker.create_table()
+        with self.transaction() as cursor:
+            for table in self.view.tables:
+                for statement in table.create(self.prefix):
+                    cursor.execute(statement)
+
+    def drop_tables(self) -> None:
+        """Drop the view's tables and forget its position (for a rebuild from scratch)."""
+        with self.transaction() as cursor:
+            for table in self.view.tables:
+                cursor.execute(table.drop(self.prefix))
+            tracking_table = ("tracking" if self.dialect is Dialect.SQLITE
+                              else self._pg_tracking_table())
+            cursor.execute(self.dialect.sql(
+                f"DELETE FROM {tracking_table} WHERE application_name = ?"),
+                (self.tracking_name,))
+
+    def _pg_tracking_table(self) -> str:
+        assert isinstance(self.datastore, PostgresDatastore)
+        return f'"{self.datastore.schema}".view_tracking'
+
+    # --- position ----------------------------------------------------------------------
+    def position(self) -> int:
+        return self.tracker.max_tracking_id(self.tracking_name) or 0
+
+    # --- writing -----------------------------------------------------------------------
+    @contextmanager
+    def transaction(self, *, commit: bool = True) -> Iterator[Any]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    def apply(self, changes: Sequence[Change], up_to: int) -> None:
+        """Apply ``changes`` and record ``up_to`` as the view's position, atomically."""
+        with self.transaction() as cursor:
+            self.apply_in(cursor, changes, up_to)
+
+    def apply_in(self, cursor: Any, changes: Sequence[Change], up_to: int) -> None:
+        """Apply ``changes`` and record ``up_to`` within the caller's transaction. ``up_to``
+        may pass the last change: the log was read that far, and gaps are harmless."""
+        batch = Batch(self, cursor)
+        handlers = self.view.handlers
+        for change in changes:
+            handler = handlers.get(change.kind)
+            if handler is not None:
+                handler(batch, change)
+        batch.flush()
+        self.tracker._insert_tracking(cursor, Tracking(self.tracking_name, up_to))
+
+    # --- reading -----------------------------------------------------------------------
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a read-only query; ``{prefix}`` in the statement names this view's tables."""
+        sql = self.dialect.sql(statement.replace("{prefix}", self.prefix))
+        with self.transaction(commit=False) as cursor:
+            cursor.execute(sql, tuple(params))
+            return [dict(row) for row in cursor.fetchall()]
+
+
+class Batch:
+    """The rows a batch of events touches, kept in memory and written once at the end."""
+
+    def __init__(self, store: ViewStore, cursor: Any) -> None:
+        self.store = store
+        self.cursor = cursor
+        self.rows: dict[str, dict[Key, Row]] = {t.name: {} for t in store.view.tables}
+        self.dirty: dict[str, dict[Key, Row]] = {t.name: {} for t in store.view.tables}
+
+    def get(self, table: str, *key: Any) -> Row | None:
+        """The row with this key, as the batch has left it so far (None if none)."""
+        rows = self.rows[table]
+        row = rows.get(key)
+        if row is None:
+            self.cursor.execute(self.store._selects[table], key)
+            found = self.cursor.fetchone()
+            row = dict(found) if found is not None else _MISSING
+            rows[key] = row
+        return None if row is _MISSING else row
+
+    def put(self, table: str, row: Row) -> Row:
+        """Write (insert or replace) a row; the same dict can be changed again later."""
+        key = tuple(row[k] for k in self.store.view.table(table).key)
+        self.rows[table][key] = row
+        self.dirty[table][key] = row
+        return row
+
+    def flush(self) -> None:
+        for table in self.store.view.tables:
+            dirty = self.dirty[table.name]
+            if dirty:
+                names = table.column_names
+                self.cursor.executemany(
+                    self.store._upserts[table.name],
+                    [tuple(row.get(n) for n in names) for row in dirty.values()])
