@@ -307,7 +307,7 @@ def record_demo(app: DialogueLedger, clock: StoryClock | None = None,
         threads.append((thread, opening, kind))
         latest = opening
         for _ in range(rng.randint(6, 14)):
-            tick(90)
+            tick(420)
             replier = rng.choice(writers)
             target = latest if rng.random() < 0.4 else opening
             latest = app.reply(target, rng.choice(REPLIES), actor_id=p[replier]).id
