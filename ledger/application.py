@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 from uuid import UUID
 
@@ -44,6 +44,7 @@ from ledger.domain import (
     ReasonCode,
     Role,
     Side,
+    Status,
     Thread,
 )
 from ledger.domain.base import check_handle, check_slug, check_text, now_utc, utc
@@ -56,6 +57,7 @@ from ledger.errors import (
     InvalidInput,
     InvitationRequired,
     NominationsNotUsed,
+    NotARepresentative,
     NotFound,
     SlugTaken,
     WrongCommunity,
@@ -80,6 +82,8 @@ class DialogueLedger(Application[UUID]):
     name = "DialogueLedger"
     #: How often a command is decided again after a concurrent change to its aggregates.
     max_attempts = 5
+    #: How far in the future a given ``occurred_at`` may lie (clocks differ a little).
+    max_clock_skew = timedelta(minutes=5)
 
     def __init__(
         self,
@@ -189,7 +193,7 @@ class DialogueLedger(Application[UUID]):
                               occurred_at: datetime | None = None) -> Receipt:
         def decide(act: Act) -> Outcome:
             community = self._get(Community, community_id)
-            self._membership(community.id, act).check_is_representative()
+            self._check_representative(community.id, act)
             community.change_rule(rule=rule, act=act)
             return community.id, [community]
 
@@ -234,7 +238,7 @@ class DialogueLedger(Application[UUID]):
         def decide(act: Act) -> Outcome:
             community = self._get(Community, community_id)
             organisation = self._get(Organisation, community.organisation_id)
-            self._membership(community.id, act).check_is_representative()
+            self._check_representative(community.id, act)
             self._get(Person, person_id)
             membership = self._membership(community.id, act, person_id)
             if role is Role.AUDITOR:
@@ -256,7 +260,7 @@ class DialogueLedger(Application[UUID]):
                     occurred_at: datetime | None = None) -> Receipt:
         def decide(act: Act) -> Outcome:
             community = self._get(Community, community_id)
-            self._membership(community.id, act).check_is_representative()
+            self._check_representative(community.id, act)
             membership = self._membership(community.id, act, person_id)
             membership.revoke_role(role=Role(role), act=act)
             return membership.id, [membership]
@@ -270,7 +274,7 @@ class DialogueLedger(Application[UUID]):
 
         def decide(act: Act) -> Outcome:
             community = self._get(Community, community_id)
-            self._membership(community.id, act).check_is_representative()
+            self._check_representative(community.id, act)
             if not community.rule.direct_invitations:
                 raise DirectInvitationsNotAllowed(
                     "this community's rules do not allow direct invitations",
@@ -318,6 +322,7 @@ class DialogueLedger(Application[UUID]):
                                          community_id=community.id)
             nominator = self._membership(community.id, act)
             nominator.check_can_write()
+            for_organisation = self._speaks_for_organisation(community, act.actor_id)
             nominee = self._get(Person, nominee_id)
             candidacy = self._membership(community.id, act, nominee_id)
             nomination = Nomination(community_id=community.id, nominee_id=nominee_id,
@@ -328,7 +333,7 @@ class DialogueLedger(Application[UUID]):
                             nomination_id=nomination.id, act=act)
             post = Post(community_id=community.id, thread_id=thread.id, parent_id=None,
                         kind=PostKind.PROPOSAL, body=statement,
-                        for_organisation=nominator.speaks_for_organisation, act=act)
+                        for_organisation=for_organisation, act=act)
             candidacy.nominated(nomination_id=nomination.id, act=act)
             return nomination.id, [nomination, thread, post, candidacy]
 
@@ -355,7 +360,8 @@ class DialogueLedger(Application[UUID]):
             voter.check_can_write()
             vote = nomination.change_vote if change else nomination.cast_vote
             vote(choice=Choice(choice), reason=reason,
-                 for_organisation=voter.speaks_for_organisation, act=act)
+                 for_organisation=self._speaks_for_organisation(nomination.community_id,
+                                                                act.actor_id), act=act)
             return nomination.id, [nomination]
 
         return self._execute(name, actor_id, decide, command_id, occurred_at)
@@ -371,7 +377,8 @@ class DialogueLedger(Application[UUID]):
             self._membership(nomination.community_id, act).check_can_write()
             outcome = nomination.decide(act=act)
             candidacy = self._membership(nomination.community_id, act, nomination.nominee_id)
-            if outcome is NominationStatus.ADMITTED and candidacy.status.value == "outside":
+            if outcome is NominationStatus.ADMITTED and candidacy.status in (
+                    Status.OUTSIDE, Status.LEFT) and candidacy.invitation is None:
                 candidacy.invite(via=JoinedVia.NOMINATION, nomination_id=nomination.id, act=act)
             else:
                 candidacy.nomination_closed(nomination_id=nomination.id, outcome=outcome.value,
@@ -396,7 +403,8 @@ class DialogueLedger(Application[UUID]):
             thread = Thread(community_id=community.id, kind=kind, title=title,
                             nomination_id=None, act=act)
             post = Post(community_id=community.id, thread_id=thread.id, parent_id=None,
-                        kind=kind, body=body, for_organisation=author.speaks_for_organisation,
+                        kind=kind, body=body,
+                        for_organisation=self._speaks_for_organisation(community, act.actor_id),
                         act=act)
             return thread.id, [thread, post]
 
@@ -418,7 +426,8 @@ class DialogueLedger(Application[UUID]):
             parent.check_can_be_replied_to()
             post = Post(community_id=parent.community_id, thread_id=thread.id,
                         parent_id=parent.id, kind=kind, body=body,
-                        for_organisation=author.speaks_for_organisation, act=act)
+                        for_organisation=self._speaks_for_organisation(parent.community_id,
+                                                                       act.actor_id), act=act)
             return post.id, [post]
 
         return self._execute("reply", actor_id, decide, command_id, occurred_at)
@@ -454,7 +463,7 @@ class DialogueLedger(Application[UUID]):
                          occurred_at: datetime | None = None) -> Receipt:
         def decide(act: Act) -> Outcome:
             post = self._get(Post, post_id)
-            self._membership(post.community_id, act).check_is_representative()
+            self._check_representative(post.community_id, act)
             post.acknowledge(act=act)
             return post.id, [post]
 
@@ -466,7 +475,7 @@ class DialogueLedger(Application[UUID]):
                         occurred_at: datetime | None = None) -> Receipt:
         def decide(act: Act) -> Outcome:
             community = self._get(Community, community_id)
-            self._membership(community.id, act).check_is_representative()
+            self._check_representative(community.id, act)
             for post_id in post_ids:
                 self._check_in_community(self._get(Post, post_id), community.id)
             commitment = Commitment(community_id=community.id,
@@ -498,7 +507,7 @@ class DialogueLedger(Application[UUID]):
                           command_id: str | None, occurred_at: datetime | None) -> Receipt:
         def decide(act: Act) -> Outcome:
             commitment = self._get(Commitment, commitment_id)
-            self._membership(commitment.community_id, act).check_is_representative()
+            self._check_representative(commitment.community_id, act)
             if name == "record-progress":
                 commitment.record_progress(note=text, act=act)
             elif name == "fulfil-commitment":
@@ -596,22 +605,24 @@ class DialogueLedger(Application[UUID]):
         return self._execute("decide-appeal", actor_id, decide, command_id, occurred_at)
 
     def _reverse(self, decision: ModerationDecision, act: Act) -> list[Aggregate]:
+        """Undo what the decision still holds; a later, separate decision on the same post,
+        thread or member stands."""
         undone: list[Aggregate] = []
         for post_id in decision.post_ids:
             post = self._get(Post, post_id)
-            if post.moderation is not None:
+            if post.moderation_decision_id == decision.id:
                 post.restore(decision_id=decision.id, act=act)
                 undone.append(post)
         if decision.thread_id is not None:
             thread = self._get(Thread, decision.thread_id)
-            if thread.locked:
+            if thread.lock_decision_id == decision.id:
                 thread.unlock(decision_id=decision.id, act=act)
                 undone.append(thread)
         if decision.member_id is not None:
             membership = self._get(Membership,
                                    Membership.create_id(decision.community_id,
                                                         decision.member_id))
-            if membership.status.value == "suspended":
+            if membership.suspension_decision_id == decision.id:
                 membership.reinstate(decision_id=decision.id, act=act)
                 undone.append(membership)
         return undone
@@ -668,6 +679,21 @@ class DialogueLedger(Application[UUID]):
         except NotFound:
             return Membership(community_id=community_id, person_id=person_id, act=act)
 
+    def _speaks_for_organisation(self, community: Community | UUID, person_id: UUID) -> bool:
+        """Whether the person is, now, one of the community's organisation's
+        representatives: their posts and votes are then the organisation's."""
+        if not isinstance(community, Community):
+            community = self._get(Community, community)
+        return self._get(Organisation, community.organisation_id).is_representative(person_id)
+
+    def _check_representative(self, community_id: UUID, act: Act) -> None:
+        """The actor holds the representative role here and still speaks for the
+        organisation."""
+        self._membership(community_id, act).check_is_representative()
+        if not self._speaks_for_organisation(community_id, act.actor_id):
+            raise NotARepresentative("no longer one of the organisation's representatives",
+                                     person_id=act.actor_id)
+
     @staticmethod
     def _check_in_community(aggregate: Post | Thread, community_id: UUID) -> None:
         if aggregate.community_id != community_id:
@@ -684,8 +710,11 @@ class DialogueLedger(Application[UUID]):
             check_text("command_id", command_id, 200)
         if not isinstance(actor_id, UUID):
             raise InvalidInput("actor_id must be a person's id", field="actor_id")
-        act = Act(actor_id=actor_id,
-                  occurred_at=utc(occurred_at) if occurred_at else self.clock(),
+        now = self.clock()
+        if occurred_at is not None and utc(occurred_at) > now + self.max_clock_skew:
+            raise InvalidInput("occurred_at lies in the future", field="occurred_at",
+                               value=occurred_at.isoformat())
+        act = Act(actor_id=actor_id, occurred_at=utc(occurred_at) if occurred_at else now,
                   command_id=command_id)
         for _ in range(self.max_attempts):
             if command_id is not None:

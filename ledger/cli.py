@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from eventsourcing.persistence import PersistenceError
 
 from ledger.application import DialogueLedger
 from ledger.config import describe, store_env
-from ledger.errors import LedgerError
+from ledger.errors import InvalidInput, LedgerError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -53,6 +54,84 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 date or time; without a zone it is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 date or time: {text!r} (e.g. 2026-09-01 or "
+            "2026-09-01T12:00:00Z)") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return value
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from projections.runner import Projector
+    from projections.views import VIEWS_BY_NAME
+
+    env = store_env()
+    app = DialogueLedger(env)
+    try:
+        names = args.view or sorted(VIEWS_BY_NAME)
+        projector = Projector(app)
+        with tqdm(total=app.position, unit="ev", desc="rebuilding " + ", ".join(names),
+                  disable=args.quiet) as bar:
+            position = projector.rebuild(names, progress=bar.update)
+        print(f"Rebuilt {', '.join(names)} up to position {position} ({describe(env)}).")
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_report_listening(args: argparse.Namespace) -> int:
+    import orjson
+
+    from projections.queries import ViewReader
+    from projections.report import ListeningReport, ReportRequest, default_period
+    from projections.report_format import render_table
+    from projections.runner import Projector
+
+    app = DialogueLedger(store_env())
+    try:
+        projector = Projector(app)
+        projector.catch_up()
+        reader = ViewReader(projector)
+        if args.community:
+            communities = [reader.community(args.community)]
+        else:
+            organisation_id = str(app.organisation_id(args.organisation))
+            communities = reader.communities(organisation_id)
+        start, end = default_period(args.as_of or datetime.now(tz=UTC))
+        request = ReportRequest(
+            community_ids=tuple(c["id"] for c in communities),
+            start=args.start or start, end=args.end or end, at=args.at, as_of=args.as_of,
+            now=args.now, pile_on_members=args.pile_on_members,
+            pile_on_hours=args.pile_on_hours)
+        if request.start >= request.end:
+            raise InvalidInput("--from must be before --to")
+        report = ListeningReport(projector).compute(request)
+        if args.format == "json":
+            sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+        else:
+            print(f"Communities: {', '.join(c['slug'] for c in communities)}")
+            print(render_table(report, reader.names()))
+    finally:
+        app.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dialogue-ledger",
@@ -67,7 +146,45 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
     status = commands.add_parser("status", help="show the store and its ledger position")
     status.set_defaults(handler=cmd_status)
+
+    rebuild = commands.add_parser("rebuild", help="rebuild views from the event log")
+    rebuild.add_argument("--view", action="append", choices=_view_names(),
+                         help="a view to rebuild (repeatable; default: all)")
+    rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
+    rebuild.set_defaults(handler=cmd_rebuild)
+
+    report = commands.add_parser("report", help="reports computed from the views")
+    reports = report.add_subparsers(dest="report", required=True, metavar="REPORT")
+    listening = reports.add_parser(
+        "listening", help="did the organisation listen and respond?",
+        description="The listen-and-respond report for one community or all of an "
+                    "organisation's communities, over [--from, --to) (default: the last 30 "
+                    "days), beside the period of equal length before it.")
+    scope = listening.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--community", help="community id or slug")
+    scope.add_argument("--organisation", help="organisation id or slug: all its communities")
+    listening.add_argument("--from", dest="start", type=parse_time, help="period start (UTC)")
+    listening.add_argument("--to", dest="end", type=parse_time, help="period end, exclusive")
+    point = listening.add_mutually_exclusive_group()
+    point.add_argument("--as-of", type=parse_time,
+                       help="only events that occurred by this time")
+    point.add_argument("--at", type=positive_int, help="only events up to this position")
+    listening.add_argument("--now", type=parse_time,
+                           help="the time ages and overdue dates are measured at "
+                                "(default: --as-of, else now)")
+    listening.add_argument("--pile-on-members", type=positive_int, default=5,
+                           help="k: distinct members that make a pile-on (default 5)")
+    listening.add_argument("--pile-on-hours", type=float, default=24.0,
+                           help="w: the pile-on window in hours (default 24)")
+    listening.add_argument("--format", choices=("table", "json"), default="table")
+    listening.set_defaults(handler=cmd_report_listening)
     return parser
+
+
+def _view_names() -> list[str]:
+    from projections.views import VIEWS_BY_NAME
+
+    return sorted(VIEWS_BY_NAME)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

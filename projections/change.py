@@ -7,7 +7,7 @@ state with orjson; they never build domain objects, which keeps rebuilds fast.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -43,16 +43,17 @@ class Change:
         return to_us(self.state["act"]["occurred_at"])
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
 def to_us(iso: str) -> int:
-    moment = datetime.fromisoformat(iso)
-    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+    return (datetime.fromisoformat(iso) - EPOCH) // MICROSECOND
 
 
 def from_us(us: int | None) -> str | None:
     """Microseconds since the epoch as an ISO 8601 UTC time, for output."""
     if us is None:
         return None
-    seconds, micros = divmod(us, 1_000_000)
-    moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros)
-    return moment.isoformat().replace("+00:00", "Z")
+    return (EPOCH + us * MICROSECOND).isoformat().replace("+00:00", "Z")
 

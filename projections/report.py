@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from projections.change import from_us
+from projections.change import EPOCH, MICROSECOND, from_us
 from projections.runner import Projector
 
 KINDS = ("question", "concern", "proposal", "comment")
@@ -365,8 +365,7 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 
 
 def _us(moment: datetime) -> int:
-    moment = moment.astimezone(UTC)
-    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+    return (moment - EPOCH) // MICROSECOND
 
 
 def _iso(moment: datetime) -> str:

@@ -31,7 +31,10 @@ class ViewStore:
                  application_name: str, prefix: str = "view_") -> None:
         self.view = view
         self.datastore = datastore
-        self.prefix = prefix
+        self.table_prefix = prefix
+        #: What names a view table in SQL: the schema (PostgreSQL) and the prefix.
+        self.prefix = (f'"{datastore.schema}".{prefix}'
+                       if isinstance(datastore, PostgresDatastore) else prefix)
         self.tracking_name = f"{application_name}/{prefix}{view.name}"
         self.tracker: SQLiteTrackingRecorder | PostgresTrackingRecorder
         if isinstance(datastore, SQLiteDatastore):
@@ -41,8 +44,8 @@ class ViewStore:
             self.dialect = Dialect.POSTGRES
             self.tracker = PostgresTrackingRecorder(datastore,
                                                     tracking_table_name="view_tracking")
-        self._upserts = {t.name: self.dialect.sql(t.upsert(prefix)) for t in view.tables}
-        self._selects = {t.name: self.dialect.sql(t.select_by_key(prefix))
+        self._upserts = {t.name: self.dialect.sql(t.upsert(self.prefix)) for t in view.tables}
+        self._selects = {t.name: self.dialect.sql(t.select_by_key(self.prefix))
                          for t in view.tables}
 
     # --- schema ------------------------------------------------------------------------
@@ -50,7 +53,8 @@ class ViewStore:
         self.tracker.create_table()
         with self.transaction() as cursor:
             for table in self.view.tables:
-                for statement in table.create(self.prefix):
+                schema = self.prefix[: len(self.prefix) - len(self.table_prefix)]
+                for statement in table.create(self.table_prefix, schema):
                     cursor.execute(statement)
 
     def drop_tables(self) -> None:

@@ -31,14 +31,16 @@ class Table:
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
 
-    def create(self, prefix: str) -> list[str]:
+    def create(self, prefix: str, schema: str = "") -> list[str]:
+        """``prefix`` starts every table and index name; ``schema`` (``'"s".'`` or empty)
+        qualifies the tables."""
         columns = ", ".join(f"{name} {kind}" for name, kind in self.columns)
-        statements = [f"CREATE TABLE IF NOT EXISTS {prefix}{self.name} ({columns}, "
+        statements = [f"CREATE TABLE IF NOT EXISTS {schema}{prefix}{self.name} ({columns}, "
                       f"PRIMARY KEY ({', '.join(self.key)}))"]
         for index in self.indexes:
             statements.append(
                 f"CREATE INDEX IF NOT EXISTS {prefix}{self.name}_{'_'.join(index)}_idx "
-                f"ON {prefix}{self.name} ({', '.join(index)})")
+                f"ON {schema}{prefix}{self.name} ({', '.join(index)})")
         return statements
 
     def drop(self, prefix: str) -> str:

@@ -73,6 +73,7 @@ def check_slug(value: str) -> str:
             field="slug",
             value=value,
         )
+    _check_not_an_id("slug", value)
     return value
 
 
@@ -81,7 +82,18 @@ def check_handle(value: str) -> str:
         raise InvalidInput(
             "a handle is 1-100 characters without spaces or slashes", field="handle"
         )
+    _check_not_an_id("handle", value)
     return value
+
+
+def _check_not_an_id(field: str, value: str) -> None:
+    """Slugs and handles stand in for ids wherever an id is accepted, so none may read as
+    one."""
+    try:
+        UUID(value)
+    except ValueError:
+        return
+    raise InvalidInput(f"a {field} must not look like an id", field=field, value=value)
 
 
 class Side(StrEnum):

@@ -64,6 +64,7 @@ class Membership(Aggregate):
         self.open_nomination_id: UUID | None = None
         self.invitation: JoinedVia | None = None
         self.invitation_nomination_id: UUID | None = None
+        self.suspension_decision_id: UUID | None = None
 
     # --- joining and leaving ---------------------------------------------------------
     @event("Joined")
@@ -105,6 +106,9 @@ class Membership(Aggregate):
         self.check_is_outside()
         if self.invitation is not None:
             raise AlreadyNominated("this person already has a pending invitation")
+        if self.open_nomination_id not in (None, nomination_id):
+            raise AlreadyNominated("this person has an open nomination; let it be decided",
+                                   nomination_id=self.open_nomination_id)
         self.open_nomination_id = None
         self.invitation = via
         self.invitation_nomination_id = nomination_id
@@ -149,12 +153,14 @@ class Membership(Aggregate):
     def suspend(self, decision_id: UUID, act: Act) -> None:
         self.check_is_active()
         self.status = Status.SUSPENDED
+        self.suspension_decision_id = decision_id
 
     @event("Reinstated")
     def reinstate(self, decision_id: UUID, act: Act) -> None:
         if self.status is not Status.SUSPENDED:
             raise MembershipNotSuspended("the member is not suspended", person_id=self.person_id)
         self.status = Status.ACTIVE
+        self.suspension_decision_id = None
 
     # --- invariants --------------------------------------------------------------------
     def has_role(self, role: Role) -> bool:
@@ -195,7 +201,3 @@ class Membership(Aggregate):
                 "only the organisation's representatives in this community can do this",
                 person_id=self.person_id,
             )
-
-    @property
-    def speaks_for_organisation(self) -> bool:
-        return self.has_role(Role.REPRESENTATIVE)

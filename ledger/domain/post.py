@@ -61,6 +61,7 @@ class Post(Aggregate):
         self.versions = [Version(body, act.occurred_at)]
         self.retracted = False
         self.moderation: ModerationState | None = None
+        self.moderation_decision_id: UUID | None = None
         self.acknowledged_by: set[UUID] = set()
 
     @property
@@ -102,18 +103,21 @@ class Post(Aggregate):
         if self.moderation is not None:
             raise PostAlreadyModerated("the post is already hidden or removed", post_id=self.id)
         self.moderation = ModerationState.HIDDEN
+        self.moderation_decision_id = decision_id
 
     @event("Removed")
     def remove(self, decision_id: UUID, reason_code: str, act: Act) -> None:
         if self.moderation is ModerationState.REMOVED:
             raise PostAlreadyModerated("the post is already removed", post_id=self.id)
         self.moderation = ModerationState.REMOVED
+        self.moderation_decision_id = decision_id
 
     @event("Restored")
     def restore(self, decision_id: UUID, act: Act) -> None:
         if self.moderation is None:
             raise PostNotModerated("the post is neither hidden nor removed", post_id=self.id)
         self.moderation = None
+        self.moderation_decision_id = None
 
     # --- invariants ------------------------------------------------------------------
     def check_is_author(self, act: Act) -> None:

@@ -42,17 +42,20 @@ class Thread(Aggregate):
         self.opener_id = act.actor_id
         self.nomination_id = nomination_id
         self.locked = False
+        self.lock_decision_id: UUID | None = None
 
     @event("Locked")
     def lock(self, decision_id: UUID, act: Act) -> None:
         self.check_not_locked()
         self.locked = True
+        self.lock_decision_id = decision_id
 
     @event("Unlocked")
     def unlock(self, decision_id: UUID, act: Act) -> None:
         if not self.locked:
             raise ThreadNotLocked("the thread is not locked", thread_id=self.id)
         self.locked = False
+        self.lock_decision_id = None
 
     @property
     def opening_post_id(self) -> UUID:
