@@ -718,7 +718,7 @@ class DialogueLedger(Application[UUID]):
                   command_id=command_id)
         for _ in range(self.max_attempts):
             if command_id is not None:
-                replayed = self._replayed(command_id, name)
+                replayed = self._replayed(command_id, name, actor_id)
                 if replayed is not None:
                     return replayed
             result_id, aggregates = decide(act)
@@ -734,13 +734,13 @@ class DialogueLedger(Application[UUID]):
         raise ConcurrencyConflict(f"{name} kept conflicting with concurrent commands",
                                   attempts=self.max_attempts)
 
-    def _replayed(self, command_id: str, name: str) -> Receipt | None:
+    def _replayed(self, command_id: str, name: str, actor_id: UUID) -> Receipt | None:
         record_id = CommandRecord.create_id(command_id)
         if not self._exists(record_id):
             return None
         record = self._get(CommandRecord, record_id)
-        if record.command != name:
-            raise CommandIdReused("that command id was used for another command",
+        if record.command != name or record.actor_id != actor_id:
+            raise CommandIdReused("that command id was used for another command or actor",
                                   command_id=command_id, command=record.command)
         position = position_of(self.recorder, record_id, 1) or self.position
         return Receipt(record.result_id, position, replayed=True)

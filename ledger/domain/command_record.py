@@ -22,3 +22,4 @@ class CommandRecord(Aggregate):
         self.command_id = command_id
         self.command = command
         self.result_id = result_id
+        self.actor_id = act.actor_id

@@ -124,4 +124,7 @@ class ModerationDecision(Aggregate):
                 "a moderator cannot decide an appeal against their own decision",
                 decision_id=self.id,
             )
+        if act.actor_id == self.appellant_id:
+            raise CannotReviewOwnDecision("a moderator cannot decide their own appeal",
+                                          decision_id=self.id)
         self.appeal_outcome = outcome
