@@ -610,8 +610,8 @@ class DialogueLedger(Application[UUID]):
         undone: list[Aggregate] = []
         for post_id in decision.post_ids:
             post = self._get(Post, post_id)
-            if post.moderation_decision_id == decision.id:
-                post.restore(decision_id=decision.id, act=act)
+            if any(s.decision_id == decision.id for s in post.standing):
+                post.reverse_moderation(decision_id=decision.id, act=act)
                 undone.append(post)
         if decision.thread_id is not None:
             thread = self._get(Thread, decision.thread_id)

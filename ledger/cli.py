@@ -113,7 +113,7 @@ def cmd_report_listening(args: argparse.Namespace) -> int:
         else:
             organisation_id = str(app.organisation_id(args.organisation))
             communities = reader.communities(organisation_id)
-        start, end = default_period(args.as_of or datetime.now(tz=UTC))
+        start, end = default_period(args.now or args.as_of or datetime.now(tz=UTC))
         request = ReportRequest(
             community_ids=tuple(c["id"] for c in communities),
             start=args.start or start, end=args.end or end, at=args.at, as_of=args.as_of,

@@ -30,6 +30,7 @@ from typing import Any
 
 from projections.change import EPOCH, MICROSECOND, from_us
 from projections.runner import Projector
+from projections.views.threads import apply_standing
 
 KINDS = ("question", "concern", "proposal", "comment")
 HOUR_US = 3_600_000_000
@@ -60,10 +61,15 @@ class Post:
     is_bot: bool
     us: int
     retracted: bool = False
-    moderation: str | None = None
+    standing: list[Any] = field(default_factory=list)
     ever_moderated: bool = False
     acknowledged: bool = False
     org_replies: list[Post] = field(default_factory=list)
+
+    @property
+    def moderation(self) -> str | None:
+        """hidden / removed by the latest standing decision, or None."""
+        return str(self.standing[-1][1]) if self.standing else None
 
     @property
     def is_member(self) -> bool:
@@ -83,6 +89,7 @@ class Facts:
     commitments: list[dict[str, Any]]
     decisions: list[dict[str, Any]]
     decision_posts: dict[str, list[str]]
+    representatives: list[str]
 
 
 class ListeningReport:
@@ -132,7 +139,7 @@ class ListeningReport:
             posts[post.id] = post
             threads[post.thread_id].append(post)
         for row in store.query(
-                "SELECT c.post_id, c.change FROM {prefix}post_changes c "
+                "SELECT c.post_id, c.change, c.decision_id FROM {prefix}post_changes c "
                 "JOIN {prefix}posts p ON p.id = c.post_id "
                 f"WHERE p.community_id IN ({marks}) AND c.position <= ? AND c.occurred_us <= ? "
                 "ORDER BY c.position", scope):
@@ -141,11 +148,11 @@ class ListeningReport:
                 continue
             if row["change"] == "retracted":
                 changed.retracted = True
-            elif row["change"] == "restored":
-                changed.moderation = None
-            else:
-                changed.moderation = row["change"]
-                changed.ever_moderated = True
+                continue
+            changed.standing = apply_standing(changed.standing, row["change"],
+                                              row["decision_id"],
+                                              (row["decision_id"], row["change"]))
+            changed.ever_moderated |= row["change"] in ("hidden", "removed")
         for row in store.query(
                 "SELECT a.post_id FROM {prefix}acknowledgements a "
                 "JOIN {prefix}posts p ON p.id = a.post_id "
@@ -153,6 +160,8 @@ class ListeningReport:
                 scope):
             if row["post_id"] in posts:
                 posts[row["post_id"]].acknowledged = True
+        for thread_posts in threads.values():  # the opening post first, whatever its time
+            thread_posts.sort(key=lambda p: p.parent_id is not None)
         for post in posts.values():
             parent = posts.get(post.parent_id) if post.parent_id else None
             if parent is not None and post.is_response:
@@ -179,8 +188,17 @@ class ListeningReport:
                 f"WHERE d.community_id IN ({marks}) AND d.position <= ? AND d.decided_us <= ?",
                 scope):
             decision_posts[row["decision_id"]].append(row["post_id"])
+        representatives = [row["person_id"] for row in store.query(
+            "SELECT DISTINCT r.person_id FROM {prefix}representatives r "
+            "JOIN {prefix}communities c ON c.organisation_id = r.organisation_id "
+            "LEFT JOIN {prefix}people pe ON pe.id = r.person_id "
+            f"WHERE c.id IN ({marks}) AND r.appointed_position <= ? AND r.appointed_us <= ? "
+            "AND COALESCE(pe.is_bot, 0) = 0 "
+            "AND NOT (r.withdrawn_position IS NOT NULL AND r.withdrawn_position <= ? "
+            "AND r.withdrawn_us <= ?)", (*scope, position, cutoff_us))]
         return Facts(posts=posts, threads=dict(threads), commitments=commitments,
-                     decisions=decisions, decision_posts=dict(decision_posts))
+                     decisions=decisions, decision_posts=dict(decision_posts),
+                     representatives=representatives)
 
 
 # ======================================================================================
@@ -191,24 +209,23 @@ def figures(facts: Facts, start: int, end: int, now_us: int,
     def in_period(us: int | None) -> bool:
         return us is not None and start <= us < end
 
-    member_threads = [posts for posts in facts.threads.values()
-                      if posts and posts[0].parent_id is None and posts[0].is_member
-                      and in_period(posts[0].us)]
-    responded: list[tuple[list[Post], Post]] = []
-    unanswered: list[list[Post]] = []
-    for posts in member_threads:
-        first = next((p for p in posts if p.is_response), None)
+    openings = [posts[0] for posts in facts.threads.values()
+                if posts and posts[0].parent_id is None]
+    member_threads = [o for o in openings if o.is_member and in_period(o.us)]
+    responded: list[tuple[Post, Post]] = []
+    unanswered: list[Post] = []
+    for opening in member_threads:
+        first = next((p for p in facts.threads[opening.thread_id] if p.is_response), None)
         if first is None:
-            unanswered.append(posts)
+            unanswered.append(opening)
         else:
-            responded.append((posts, first))
-    waits = [(first.us - posts[0].us) / HOUR_US for posts, first in responded]
+            responded.append((opening, first))
+    waits = [(first.us - opening.us) / HOUR_US for opening, first in responded]
 
     member_posts = [p for p in facts.posts.values()
                     if p.is_member and in_period(p.us) and not p.retracted
                     and p.moderation != "removed"]
-    org_posts = [p for p in facts.posts.values()
-                 if p.for_organisation and not p.is_bot and in_period(p.us) and not p.retracted]
+    org_posts = [p for p in facts.posts.values() if p.is_response and in_period(p.us)]
     org_replies_to_members = [p for p in org_posts if p.parent_id is not None
                               and (parent := facts.posts.get(p.parent_id)) is not None
                               and parent.is_member]
@@ -221,9 +238,9 @@ def figures(facts: Facts, start: int, end: int, now_us: int,
         "response_rate": _ratio(len(responded), len(member_threads)),
         "time_to_first_response_hours": _stats(waits),
         "unanswered": [
-            {"thread_id": posts[0].thread_id, "opened_at": from_us(posts[0].us),
-             "kind": posts[0].kind, "age_hours": (now_us - posts[0].us) / HOUR_US}
-            for posts in sorted(unanswered, key=lambda ps: (ps[0].us, ps[0].thread_id))],
+            {"thread_id": o.thread_id, "opened_at": from_us(o.us), "kind": o.kind,
+             "age_hours": (now_us - o.us) / HOUR_US}
+            for o in sorted(unanswered, key=lambda o: (o.us, o.thread_id))],
         "posts_addressed": _addressed(member_posts),
         "dialogue_share": {
             "organisation_posts": len(org_posts),
@@ -270,9 +287,9 @@ def _commitments(rows: list[dict[str, Any]], in_period: Any, now_us: int) -> dic
 
 
 def _moderation(facts: Facts, in_period: Any) -> dict[str, Any]:
-    by_side: dict[str, int] = defaultdict(int)
-    by_reason: dict[str, int] = defaultdict(int)
-    moderated = 0
+    moderated: set[str] = set()
+    by_side: dict[str, set[str]] = defaultdict(set)
+    by_reason: dict[str, set[str]] = defaultdict(set)
     for decision in facts.decisions:
         if decision["action"] not in ("hide-post", "remove-post") \
                 or not in_period(decision["decided_us"]):
@@ -280,9 +297,9 @@ def _moderation(facts: Facts, in_period: Any) -> dict[str, Any]:
         for post_id in facts.decision_posts.get(decision["id"], []):
             post = facts.posts.get(post_id)
             if post is not None and post.is_member:
-                moderated += 1
-                by_side[decision["moderator_side"]] += 1
-                by_reason[decision["reason_code"]] += 1
+                moderated.add(post_id)
+                by_side[decision["moderator_side"]].add(post_id)
+                by_reason[decision["reason_code"]].add(post_id)
     member_posts = [p for p in facts.posts.values() if p.is_member and in_period(p.us)]
     concern = [p for p in member_posts if p.kind == "concern"]
     other = [p for p in member_posts if p.kind != "concern"]
@@ -290,9 +307,9 @@ def _moderation(facts: Facts, in_period: Any) -> dict[str, Any]:
     upheld = sum(d["appeal_outcome"] == "upheld" for d in lodged)
     reversed_ = sum(d["appeal_outcome"] == "reversed" for d in lodged)
     return {
-        "member_posts_hidden_or_removed": moderated,
-        "by_side": dict(sorted(by_side.items())),
-        "by_reason": dict(sorted(by_reason.items())),
+        "member_posts_hidden_or_removed": len(moderated),
+        "by_side": {side: len(ids) for side, ids in sorted(by_side.items())},
+        "by_reason": {reason: len(ids) for reason, ids in sorted(by_reason.items())},
         "removal_rate_concern": _ratio(sum(p.ever_moderated for p in concern), len(concern)),
         "removal_rate_other": _ratio(sum(p.ever_moderated for p in other), len(other)),
         "appeals": {"lodged": len(lodged), "upheld": upheld, "reversed": reversed_,
@@ -305,11 +322,11 @@ def _pile_ons(facts: Facts, in_period: Any, request: ReportRequest) -> list[dict
     k, window = request.pile_on_members, request.pile_on_hours * HOUR_US
     found = []
     for thread_id, posts in facts.threads.items():
-        members = [p for p in posts if p.is_member]
+        members = sorted((p for p in posts if p.is_member), key=lambda p: p.us)
         start_us = _pile_on_start(members, k, window)
         if start_us is None or not in_period(start_us):
             continue
-        responses = [p.us for p in posts if p.is_response]
+        responses = sorted(p.us for p in posts if p.is_response)
         before = any(us < start_us for us in responses)
         after = [us for us in responses if us >= start_us]
         found.append({
@@ -322,12 +339,13 @@ def _pile_ons(facts: Facts, in_period: Any, request: ReportRequest) -> list[dict
 
 
 def _pile_on_start(members: Sequence[Post], k: int, window: float) -> int | None:
-    """The time of the post that first brings k distinct members within one window."""
+    """The time of the post that first brings k distinct members within one window of
+    ``window`` microseconds (both ends included)."""
     left = 0
     counts: dict[str, int] = defaultdict(int)
     for post in members:
         counts[post.author_id] += 1
-        while members[left].us <= post.us - window:
+        while members[left].us < post.us - window:
             counts[members[left].author_id] -= 1
             if counts[members[left].author_id] == 0:
                 del counts[members[left].author_id]
@@ -338,14 +356,14 @@ def _pile_on_start(members: Sequence[Post], k: int, window: float) -> int | None
 
 
 def _responders(replies: Iterable[Post], facts: Facts) -> list[dict[str, Any]]:
-    waits: dict[str, list[float]] = defaultdict(list)
+    """Every representative of the organisation at the report's point (and anyone else who
+    responded as one), with their responses to member posts."""
+    waits: dict[str, list[float]] = {person: [] for person in facts.representatives}
     for reply in replies:
-        if not reply.is_response:
-            continue
         parent = facts.posts[reply.parent_id or ""]
-        waits[reply.author_id].append((reply.us - parent.us) / HOUR_US)
+        waits.setdefault(reply.author_id, []).append((reply.us - parent.us) / HOUR_US)
     return [{"person_id": person, "replies_to_members": len(hours),
-             "median_hours_to_respond": statistics.median(hours)}
+             "median_hours_to_respond": statistics.median(hours) if hours else None}
             for person, hours in sorted(waits.items())]
 
 

@@ -151,7 +151,9 @@ def stories(draw: st.DrawFn) -> list[CanMutateAggregate[UUID]]:
     post.acknowledge(act=act())
     post.hide(decision_id=draw(ids), reason_code=draw(st.sampled_from(ReasonCode)), act=act())
     post.restore(decision_id=draw(ids), act=act())
-    post.remove(decision_id=draw(ids), reason_code=draw(texts), act=act())
+    removal = draw(ids)
+    post.remove(decision_id=removal, reason_code=draw(texts), act=act())
+    post.reverse_moderation(decision_id=removal, act=act())
     post.retract(act=act(written.actor_id))
 
     commitments = []

@@ -30,6 +30,15 @@ class ModerationState(StrEnum):
 
 
 @dataclass(frozen=True)
+class Standing:
+    """A moderation decision that currently hides or removes the post."""
+
+    decision_id: UUID
+    state: ModerationState
+    reason_code: str
+
+
+@dataclass(frozen=True)
 class Version:
     body: str
     occurred_at: datetime
@@ -60,13 +69,21 @@ class Post(Aggregate):
         self.for_organisation = for_organisation
         self.versions = [Version(body, act.occurred_at)]
         self.retracted = False
-        self.moderation: ModerationState | None = None
-        self.moderation_decision_id: UUID | None = None
+        self.standing: list[Standing] = []
         self.acknowledged_by: set[UUID] = set()
 
     @property
     def body(self) -> str:
         return self.versions[-1].body
+
+    @property
+    def moderation(self) -> ModerationState | None:
+        """The state the latest standing decision puts the post in (None: not moderated)."""
+        return self.standing[-1].state if self.standing else None
+
+    @property
+    def moderation_decision_id(self) -> UUID | None:
+        return self.standing[-1].decision_id if self.standing else None
 
     @property
     def is_publicly_visible(self) -> bool:
@@ -102,22 +119,28 @@ class Post(Aggregate):
     def hide(self, decision_id: UUID, reason_code: str, act: Act) -> None:
         if self.moderation is not None:
             raise PostAlreadyModerated("the post is already hidden or removed", post_id=self.id)
-        self.moderation = ModerationState.HIDDEN
-        self.moderation_decision_id = decision_id
+        self.standing.append(Standing(decision_id, ModerationState.HIDDEN, reason_code))
 
     @event("Removed")
     def remove(self, decision_id: UUID, reason_code: str, act: Act) -> None:
         if self.moderation is ModerationState.REMOVED:
             raise PostAlreadyModerated("the post is already removed", post_id=self.id)
-        self.moderation = ModerationState.REMOVED
-        self.moderation_decision_id = decision_id
+        self.standing.append(Standing(decision_id, ModerationState.REMOVED, reason_code))
 
     @event("Restored")
     def restore(self, decision_id: UUID, act: Act) -> None:
+        """A moderator's decision to restore the post lifts every standing decision."""
         if self.moderation is None:
             raise PostNotModerated("the post is neither hidden nor removed", post_id=self.id)
-        self.moderation = None
-        self.moderation_decision_id = None
+        self.standing = []
+
+    @event("ModerationReversed")
+    def reverse_moderation(self, decision_id: UUID, act: Act) -> None:
+        """An appeal reversed ``decision_id``: it no longer stands; any other still does."""
+        if all(s.decision_id != decision_id for s in self.standing):
+            raise PostNotModerated("that decision does not stand on this post",
+                                   post_id=self.id, decision_id=decision_id)
+        self.standing = [s for s in self.standing if s.decision_id != decision_id]
 
     # --- invariants ------------------------------------------------------------------
     def check_is_author(self, act: Act) -> None:

@@ -16,7 +16,8 @@ class DirectoryView(View):
         Table("organisations", (("id", TEXT), ("slug", TEXT), ("name", TEXT), ("founded_us", INT),
                                 ("position", INT)), key=("id",)),
         Table("representatives", (("organisation_id", TEXT), ("person_id", TEXT),
-                                  ("appointed_us", INT), ("withdrawn_us", INT)),
+                                  ("appointed_us", INT), ("appointed_position", INT),
+                                  ("withdrawn_us", INT), ("withdrawn_position", INT)),
               key=("organisation_id", "person_id")),
         Table("people", (("id", TEXT), ("handle", TEXT), ("display_name", TEXT), ("is_bot", INT),
                          ("registered_us", INT), ("position", INT)), key=("id",),
@@ -46,7 +47,8 @@ def organisation_founded(batch: Batch, c: Change) -> None:
     batch.put("organisations", {"id": c.id, "slug": s["slug"], "name": s["name"],
                                 "founded_us": c.occurred_us, "position": c.position})
     batch.put("representatives", {"organisation_id": c.id, "person_id": s["founder_id"],
-                                  "appointed_us": c.occurred_us, "withdrawn_us": None})
+                                  "appointed_us": c.occurred_us,
+                                  "appointed_position": c.position})
 
 
 @on("Organisation.RepresentativeAppointed", "Organisation.RepresentativeWithdrawn")
@@ -54,9 +56,11 @@ def representative_changed(batch: Batch, c: Change) -> None:
     appointed = c.kind.endswith("Appointed")
     row = batch.get("representatives", c.id, c.state["person_id"]) or {
         "organisation_id": c.id, "person_id": c.state["person_id"]}
-    row["appointed_us" if appointed else "withdrawn_us"] = c.occurred_us
     if appointed:
-        row["withdrawn_us"] = None
+        row.update(appointed_us=c.occurred_us, appointed_position=c.position,
+                   withdrawn_us=None, withdrawn_position=None)
+    else:
+        row.update(withdrawn_us=c.occurred_us, withdrawn_position=c.position)
     batch.put("representatives", row)
 
 

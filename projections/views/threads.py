@@ -7,6 +7,10 @@ position and time), so reports can be computed as of any earlier point.
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 from projections.change import Change
 from projections.store import Batch, Row
 from projections.tables import INT, TEXT, Table
@@ -29,7 +33,8 @@ class ThreadsView(View):
                         ("versions", INT), ("published_us", INT), ("edited_us", INT),
                         ("retracted", INT), ("moderation", TEXT), ("moderation_decision_id", TEXT),
                         ("moderation_reason", TEXT), ("moderation_actor_id", TEXT),
-                        ("moderation_us", INT), ("ack_count", INT), ("position", INT)),
+                        ("moderation_us", INT), ("standing", TEXT), ("ack_count", INT),
+                        ("position", INT)),
               key=("id",), indexes=(("thread_id", "position"), ("community_id", "position"),
                                     ("parent_id",))),
         Table("post_versions", (("post_id", TEXT), ("version", INT), ("body", TEXT),
@@ -79,7 +84,7 @@ def post_published(batch: Batch, c: Change) -> None:
         "for_organisation": int(s["for_organisation"]), "body": s["body"], "versions": 1,
         "published_us": c.occurred_us, "edited_us": None, "retracted": 0, "moderation": None,
         "moderation_decision_id": None, "moderation_reason": None,
-        "moderation_actor_id": None, "moderation_us": None, "ack_count": 0,
+        "moderation_actor_id": None, "moderation_us": None, "standing": "[]", "ack_count": 0,
         "position": c.position})
     batch.put("post_versions", {"post_id": c.id, "version": 1, "body": s["body"],
                                 "actor_id": c.actor, "occurred_us": c.occurred_us,
@@ -105,22 +110,25 @@ def post_edited(batch: Batch, c: Change) -> None:
     batch.put("posts", post)
 
 
-@on("Post.Retracted", "Post.Hidden", "Post.Removed", "Post.Restored")
+@on("Post.Retracted", "Post.Hidden", "Post.Removed", "Post.Restored",
+    "Post.ModerationReversed")
 def post_status(batch: Batch, c: Change) -> None:
     post = _post(batch, c)
     thread = _thread(batch, post)
     _count(thread, post, -1)
-    change = c.kind.partition(".")[2].lower()
+    change = CHANGES[c.kind]
     if change == "retracted":
         post["retracted"] = 1
-    elif change == "restored":
-        post.update(moderation=None, moderation_decision_id=c.state["decision_id"],
-                    moderation_reason=None, moderation_actor_id=c.actor,
-                    moderation_us=c.occurred_us)
     else:
-        post.update(moderation=change, moderation_decision_id=c.state["decision_id"],
-                    moderation_reason=c.state["reason_code"], moderation_actor_id=c.actor,
-                    moderation_us=c.occurred_us)
+        standing = apply_standing(orjson.loads(post["standing"]), change,
+                                  c.state["decision_id"],
+                                  [c.state["decision_id"], change, c.state.get("reason_code"),
+                                   c.actor, c.occurred_us])
+        top = standing[-1] if standing else [None, None, None, c.actor, c.occurred_us]
+        post.update(standing=orjson.dumps(standing).decode(), moderation=top[1],
+                    moderation_decision_id=top[0] if standing else c.state["decision_id"],
+                    moderation_reason=top[2], moderation_actor_id=top[3],
+                    moderation_us=top[4])
     _count(thread, post, +1)
     batch.put("post_changes", {
         "post_id": c.id, "position": c.position, "change": change, "actor_id": c.actor,
@@ -137,6 +145,22 @@ def post_acknowledged(batch: Batch, c: Change) -> None:
     batch.put("acknowledgements", {"post_id": c.id, "by_id": c.actor,
                                    "occurred_us": c.occurred_us, "position": c.position})
     batch.put("posts", post)
+
+
+CHANGES = {"Post.Retracted": "retracted", "Post.Hidden": "hidden", "Post.Removed": "removed",
+           "Post.Restored": "restored", "Post.ModerationReversed": "reversed"}
+
+
+def apply_standing(standing: list[Any], change: str, decision_id: str,
+                   entry: Any) -> list[Any]:
+    """The decisions standing on a post after a moderation change: hiding and removing add
+    one, a restore decision lifts them all, a reversal on appeal lifts its own decision.
+    Entries start with the decision id."""
+    if change in ("hidden", "removed"):
+        return [*standing, entry]
+    if change == "restored":
+        return []
+    return [s for s in standing if s[0] != decision_id]
 
 
 def _post(batch: Batch, c: Change) -> Row:
