@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from importlib import import_module
 
 from eventsourcing.persistence import PersistenceError
 
@@ -18,6 +19,11 @@ from ledger.config import describe, store_env
 from ledger.errors import InvalidInput, LedgerError
 
 Handler = Callable[[argparse.Namespace], int]
+
+#: Modules that add subcommands: each has ``register(commands)``, taking the subparsers
+#: object, and sets ``handler`` on each parser it adds (a function of the parsed arguments
+#: returning the exit status). ``LedgerError`` raised by a handler exits 2 with its message.
+EXTENSIONS: list[str] = []
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -178,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="w: the pile-on window in hours (default 24)")
     listening.add_argument("--format", choices=("table", "json"), default="table")
     listening.set_defaults(handler=cmd_report_listening)
+
+    for module in EXTENSIONS:
+        import_module(module).register(commands)
     return parser
 
 

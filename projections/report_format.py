@@ -97,5 +97,5 @@ def render_table(report: dict[str, Any], names: dict[str, str] | None = None) ->
         for item in current["responders"]:
             who = names.get(item["person_id"], item["person_id"])
             lines.append(f"  {who:<24} {item['replies_to_members']:4d} replies, median "
-                         f"{item['median_hours_to_respond']:.1f} h")
+                         f"{_num(item['median_hours_to_respond'], ' h')}")
     return "\n".join(lines)
