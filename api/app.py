@@ -1,0 +1,85 @@
+"""The HTTP API: ``create_app()`` builds it on the configured store.
+
+The eventsourcing library is synchronous: every endpoint that touches the store is a plain
+``def``, which FastAPI runs in its thread pool, so the event loop is never blocked; the live
+event stream reads the store through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from api import problems
+from api.limits import BodyLimitMiddleware
+from api.metrics import Metrics, MetricsMiddleware
+from api.routes import (
+    communities,
+    events,
+    listening,
+    moderation,
+    nominations,
+    reports,
+    system,
+    threads,
+)
+from api.routes.events import CommunityIndex
+from api.services import Services
+from ledger.application import DialogueLedger
+from projections.queries import ViewReader
+from projections.report import ListeningReport
+from projections.runner import Projector
+
+DEFAULT_BODY_LIMIT = 64 * 1024
+
+DESCRIPTION = """
+Dialogue Ledger records an organisation's dialogue with its community as immutable events,
+and shows whether the organisation listened and responded.
+
+* **Authentication**: `Authorization: Bearer <token>`; tokens are issued with
+  `dialogue-ledger token create --person HANDLE --role member|representative|moderator|auditor`.
+* **Commands** (`POST`/`PUT`) answer a receipt with the ledger `position` of their last event.
+  Send an `Idempotency-Key` header to make a retry safe.
+* **Reads** accept `min_position` (read your own writes), send an `ETag` and answer
+  `If-None-Match` with 304; lists are paged with the `next` cursor (`after`).
+* **Errors** are RFC 9457 `application/problem+json` documents with a stable `type` per error.
+* Nothing can alter or delete a recorded event: there is no such endpoint.
+"""
+
+
+def create_app(env: Mapping[str, str] | None = None, *, follow: bool = True,
+               body_limit: int = DEFAULT_BODY_LIMIT) -> FastAPI:
+    """The API over the store configured by ``env`` (and the environment). With
+    ``follow``, this process keeps the views current itself."""
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ledger = DialogueLedger(env)
+        projector = Projector(ledger)
+        projector.catch_up()
+        if follow:
+            projector.start()
+        svc = Services(ledger=ledger, projector=projector, reader=ViewReader(projector),
+                       report=ListeningReport(projector))
+        app.state.services = svc
+        app.state.community_index = CommunityIndex(svc)
+        try:
+            yield
+        finally:
+            projector.stop()
+            ledger.close()
+
+    app = FastAPI(title="Dialogue Ledger", version="0.1.0", description=DESCRIPTION,
+                  lifespan=lifespan, default_response_class=ORJSONResponse)
+    app.state.metrics = metrics
+    problems.install(app)
+    for module in (system, communities, nominations, threads, listening, moderation, reports,
+                   events):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,113 @@
+"""``dialogue-ledger serve`` and ``dialogue-ledger token``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ledger.application import DialogueLedger
+from ledger.config import describe, store_env
+
+DEMO_TOKENS = (("maya", "representative"), ("lena", "moderator"), ("ruth", "member"),
+               ("ines", "auditor"))
+
+
+def register(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="serve the HTTP API on the configured store")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true",
+                       help="record the demo if the store is empty, and print ready tokens "
+                            "(one per role) and curl lines to try")
+    serve.add_argument("--log-level", default="info",
+                       choices=("critical", "error", "warning", "info", "debug"))
+    serve.set_defaults(handler=cmd_serve)
+
+    token = commands.add_parser("token", help="API tokens")
+    tokens = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = tokens.add_parser("create", help="issue a token for a person (shown once)")
+    create.add_argument("--person", required=True, help="the person's handle or id")
+    create.add_argument("--role", required=True,
+                        choices=("member", "representative", "moderator", "auditor"))
+    create.add_argument("--label", default="", help="a note on what the token is for")
+    create.set_defaults(handler=cmd_token_create)
+    revoke = tokens.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id")
+    revoke.set_defaults(handler=cmd_token_revoke)
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from api.tokens import issue_token
+
+    app = DialogueLedger(store_env())
+    try:
+        token, token_id = issue_token(app, args.person, args.role, args.label)
+    finally:
+        app.close()
+    print(token)
+    print(f"token id {token_id} ({args.role} for {args.person}); keep the token secret: "
+          "only its hash is stored")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from uuid import UUID
+
+    from api.tokens import revoke_token
+    from ledger.errors import InvalidInput
+
+    try:
+        token_id = UUID(args.token_id)
+    except ValueError:
+        raise InvalidInput("not a token id", value=args.token_id) from None
+    app = DialogueLedger(store_env())
+    try:
+        revoke_token(app, token_id)
+    finally:
+        app.close()
+    print(f"revoked {token_id}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    env = store_env()
+    if args.demo:
+        _prepare_demo(env, f"http://{args.host}:{args.port}")
+    uvicorn.run(create_app(env), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _prepare_demo(env: dict[str, str], url: str) -> None:
+    from api.tokens import issue_token
+    from ledger.demo import COMMUNITY_SLUG, record_demo
+
+    app = DialogueLedger(env)
+    try:
+        if app.position == 0:
+            summary = record_demo(app)
+            print(f"Recorded the demo dialogue: {summary.events} events.")
+        tokens = {role: issue_token(app, handle, role, "demo")[0]
+                  for handle, role in DEMO_TOKENS}
+    finally:
+        app.close()
+    print(f"\nDialogue Ledger API on {describe(env)}: {url}  (OpenAPI: {url}/docs)\n")
+    for handle, role in DEMO_TOKENS:
+        print(f"  {role:<15} {handle:<6} {tokens[role]}")
+    member, auditor = tokens["member"], tokens["auditor"]
+    c = COMMUNITY_SLUG
+    print(f"""
+Try:
+  curl -s {url}/communities -H 'Authorization: Bearer {member}'
+  curl -s {url}/communities/{c}/threads -H 'Authorization: Bearer {member}'
+  curl -s '{url}/communities/{c}/reports/listening?from=2026-09-01&to=2026-11-01' \\
+       -H 'Authorization: Bearer {member}'
+  curl -s {url}/communities/{c}/moderation-log -H 'Authorization: Bearer {auditor}'
+  curl -s -X POST {url}/communities/{c}/threads -H 'Authorization: Bearer {member}' \\
+       -H 'Content-Type: application/json' -H 'Idempotency-Key: try-1' \\
+       -d '{{"kind": "question", "title": "Hello", "body": "Is anyone listening?"}}'
+  curl -sN {url}/communities/{c}/events -H 'Authorization: Bearer {member}'
+""")

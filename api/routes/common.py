@@ -1,0 +1,61 @@
+"""Parameters and responses shared by the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Header, Query
+
+from api.schemas import ProblemOut
+from api.services import Principal, Services, principal, services
+from ledger.errors import NotFound
+
+Svc = Annotated[Services, Depends(services)]
+Who = Annotated[Principal, Depends(principal)]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=200,
+    description="a client-chosen key: a retry with the same key gets the same answer and "
+                "records nothing twice")]
+MinPosition = Annotated[int | None, Query(
+    ge=0, le=2**62, description="read-your-writes: answer only once the views have reached "
+                                "this ledger position (a command's `position`)")]
+Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
+After = Annotated[str | None, Query(min_length=1, max_length=500,
+                                    description="the `next` cursor of the previous page")]
+Ref = Annotated[str, "an id, or a slug or handle"]
+
+_PROBLEM: dict[str, Any] = {"model": ProblemOut, "content": {"application/problem+json": {}}}
+READ_RESPONSES: dict[int | str, dict[str, Any]] = {
+    304: {"description": "not modified (If-None-Match)"},
+    401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM}
+COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _PROBLEM, 401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM,
+    413: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM}
+
+
+def community_id(svc: Services, ref: str) -> UUID:
+    try:
+        return svc.ledger.community_id(ref)
+    except NotFound:
+        raise NotFound("no such community", ref=ref) from None
+
+
+def community_of(svc: Services, cls: type[Any], aggregate_id: UUID) -> tuple[Any, UUID]:
+    """A community-scoped aggregate and its community's id."""
+    aggregate = svc.ledger.get(cls, aggregate_id)
+    community: UUID = aggregate.community_id
+    return aggregate, community
+
+
+
+def visible(svc: Services, who: Principal, cls: type[Any], aggregate_id: UUID) -> Any:
+    """A community-scoped aggregate the principal may see (404 otherwise, as if absent)."""
+    from api.services import visible_community
+
+    aggregate = svc.ledger.get(cls, aggregate_id)
+    try:
+        visible_community(svc, who, aggregate.community_id)
+    except NotFound:
+        raise NotFound(f"no such {cls.__name__.lower()}", id=aggregate_id) from None
+    return aggregate

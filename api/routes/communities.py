@@ -1,0 +1,207 @@
+"""People, organisations, communities, memberships, roles and invitations."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from api.http import page, receipt_response, view_response, wait_for
+from api.routes.common import (
+    COMMAND_RESPONSES,
+    READ_RESPONSES,
+    After,
+    IdempotencyKey,
+    Limit,
+    MinPosition,
+    Svc,
+    Who,
+    community_id,
+)
+from api.schemas import (
+    CommunityIn,
+    OrganisationIn,
+    PersonIn,
+    PersonRefIn,
+    ReceiptOut,
+    RoleIn,
+    RuleIn,
+    View,
+)
+from api.services import require_role, require_writer, visible_community
+from api.tokens import TokenRole
+from ledger.domain import AdmissionRule, Person
+from ledger.errors import NotFound
+
+router = APIRouter(tags=["communities and memberships"])
+REP = TokenRole.REPRESENTATIVE
+
+
+# --- people and organisations -----------------------------------------------------------
+@router.post("/people", response_model=ReceiptOut, status_code=201,
+             responses=COMMAND_RESPONSES, summary="Register a person")
+def register_person(body: PersonIn, svc: Svc, who: Who,
+                    key: IdempotencyKey = None) -> Response:
+    require_writer(who)
+    receipt = svc.ledger.register_person(body.handle, body.display_name, is_bot=body.is_bot,
+                                         actor_id=who.person_id, command_id=key)
+    return receipt_response(receipt, created=f"/people/{receipt.id}")
+
+
+@router.get("/people/{person}", response_model=View, responses=READ_RESPONSES,
+            summary="A person's public profile")
+def get_person(person: str, request: Request, svc: Svc, who: Who) -> Response:
+    found = svc.ledger.get(Person, svc.ledger.person_id(person))
+    return view_response(request, svc, {"id": str(found.id), "handle": found.handle,
+                                        "display_name": found.display_name,
+                                        "is_bot": found.is_bot})
+
+
+@router.post("/organisations", response_model=ReceiptOut, status_code=201,
+             responses=COMMAND_RESPONSES, summary="Found an organisation")
+def found_organisation(body: OrganisationIn, svc: Svc, who: Who,
+                       key: IdempotencyKey = None) -> Response:
+    require_role(who, REP)
+    receipt = svc.ledger.found_organisation(body.name, body.slug, actor_id=who.person_id,
+                                            command_id=key)
+    return receipt_response(receipt, created=f"/organisations/{body.slug}")
+
+
+@router.post("/organisations/{organisation}/representatives", response_model=ReceiptOut,
+             responses=COMMAND_RESPONSES, summary="Appoint a representative")
+def appoint_representative(organisation: str, body: PersonRefIn, svc: Svc, who: Who,
+                           key: IdempotencyKey = None) -> Response:
+    require_role(who, REP)
+    receipt = svc.ledger.appoint_representative(
+        svc.ledger.organisation_id(organisation), svc.ledger.person_id(body.person),
+        actor_id=who.person_id, command_id=key)
+    return receipt_response(receipt)
+
+
+# --- communities ------------------------------------------------------------------------
+@router.get("/communities", response_model=View, responses=READ_RESPONSES,
+            summary="The community directory (only what you may see)")
+def list_communities(request: Request, svc: Svc, who: Who, limit: Limit = 50,
+                     after: After = None, min_position: MinPosition = None) -> Response:
+    wait_for(svc, min_position)
+    shown = []
+    for community in svc.reader.communities():
+        try:
+            visible_community(svc, who, svc.ledger.community_id(community["id"]))
+        except NotFound:
+            continue
+        shown.append(community)
+    return view_response(request, svc, page(shown, lambda c: [c["slug"], c["id"]], limit,
+                                            after))
+
+
+@router.post("/communities", response_model=ReceiptOut, status_code=201,
+             responses=COMMAND_RESPONSES, summary="Create a community")
+def create_community(body: CommunityIn, svc: Svc, who: Who,
+                     key: IdempotencyKey = None) -> Response:
+    require_role(who, REP)
+    rule = AdmissionRule(**body.admission_rule.model_dump()) if body.admission_rule else None
+    receipt = svc.ledger.create_community(
+        svc.ledger.organisation_id(body.organisation), body.name, body.slug,
+        access=body.access, rule=rule, actor_id=who.person_id, command_id=key)
+    return receipt_response(receipt, created=f"/communities/{body.slug}")
+
+
+@router.get("/communities/{community}", response_model=View, responses=READ_RESPONSES,
+            summary="One community, by id or slug")
+def get_community(community: str, request: Request, svc: Svc, who: Who,
+                  min_position: MinPosition = None) -> Response:
+    visible_community(svc, who, community_id(svc, community))
+    wait_for(svc, min_position)
+    return view_response(request, svc, svc.reader.community(str(community_id(svc, community))))
+
+
+@router.put("/communities/{community}/admission-rule", response_model=ReceiptOut,
+            responses=COMMAND_RESPONSES, summary="Change the admission rule")
+def change_rule(community: str, body: RuleIn, svc: Svc, who: Who,
+                key: IdempotencyKey = None) -> Response:
+    require_role(who, REP)
+    cid = visible_community(svc, who, community_id(svc, community)).id
+    receipt = svc.ledger.change_admission_rule(cid, AdmissionRule(**body.model_dump()),
+                                               actor_id=who.person_id, command_id=key)
+    return receipt_response(receipt)
+
+
+# --- memberships ------------------------------------------------------------------------
+@router.get("/communities/{community}/members", response_model=View,
+            responses=READ_RESPONSES, summary="The roster, with roles")
+def roster(community: str, request: Request, svc: Svc, who: Who, limit: Limit = 100,
+           after: After = None, min_position: MinPosition = None) -> Response:
+    cid = visible_community(svc, who, community_id(svc, community)).id
+    wait_for(svc, min_position)
+    members = svc.reader.roster(str(cid))
+    return view_response(request, svc, page(members, lambda m: [m["handle"] or "", m["person_id"]],
+                                            limit, after))
+
+
+@router.post("/communities/{community}/members", response_model=ReceiptOut,
+             status_code=201, responses=COMMAND_RESPONSES,
+             summary="Join an open community")
+def join(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
+    require_writer(who)
+    cid = visible_community(svc, who, community_id(svc, community)).id
+    receipt = svc.ledger.join_community(cid, actor_id=who.person_id, command_id=key)
+    return receipt_response(receipt, created=f"/communities/{community}/members")
+
+
+@router.post("/communities/{community}/leave", response_model=ReceiptOut,
+             responses=COMMAND_RESPONSES, summary="Leave a community")
+def leave(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
+    require_writer(who)
+    cid = visible_community(svc, who, community_id(svc, community)).id
+    return receipt_response(svc.ledger.leave_community(cid, actor_id=who.person_id,
+                                                       command_id=key))
+
+
+@router.post("/communities/{community}/roles", response_model=ReceiptOut,
+             responses=COMMAND_RESPONSES, summary="Grant a role")
+def grant_role(community: str, body: RoleIn, svc: Svc, who: Who,
+               key: IdempotencyKey = None) -> Response:
+    require_role(who, REP)
+    cid = visible_community(svc, who, community_id(svc, community)).id
+    return receipt_response(svc.ledger.grant_role(
+        cid, svc.ledger.person_id(body.person), body.role, actor_id=who.person_id,
+        command_id=key))
+
+
+@router.post("/communities/{community}/roles/revocations", response_model=ReceiptOut,
+             responses=COMMAND_RESPONSES, summary="Revoke a role")
+def revoke_role(community: str, body: RoleIn, svc: Svc, who: Who,
+                key: IdempotencyKey = None) -> Response:
+    require_role(who, REP)
+    cid = visible_community(svc, who, community_id(svc, community)).id
+    return receipt_response(svc.ledger.revoke_role(
+        cid, svc.ledger.person_id(body.person), body.role, actor_id=who.person_id,
+        command_id=key))
+
+
+@router.post("/communities/{community}/invitations", response_model=ReceiptOut,
+             responses=COMMAND_RESPONSES, summary="Invite someone directly")
+def invite(community: str, body: PersonRefIn, svc: Svc, who: Who,
+           key: IdempotencyKey = None) -> Response:
+    require_role(who, REP)
+    cid = visible_community(svc, who, community_id(svc, community)).id
+    return receipt_response(svc.ledger.invite_directly(
+        cid, svc.ledger.person_id(body.person), actor_id=who.person_id, command_id=key))
+
+
+@router.post("/communities/{community}/invitation/acceptance", response_model=ReceiptOut,
+             responses=COMMAND_RESPONSES, summary="Accept your invitation")
+def accept(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
+    require_writer(who)
+    cid = visible_community(svc, who, community_id(svc, community), invited=True).id
+    return receipt_response(svc.ledger.accept_invitation(cid, actor_id=who.person_id,
+                                                         command_id=key))
+
+
+@router.post("/communities/{community}/invitation/refusal", response_model=ReceiptOut,
+             responses=COMMAND_RESPONSES, summary="Decline your invitation")
+def decline(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
+    require_writer(who)
+    cid = visible_community(svc, who, community_id(svc, community), invited=True).id
+    return receipt_response(svc.ledger.decline_invitation(cid, actor_id=who.person_id,
+                                                          command_id=key))

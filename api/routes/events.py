@@ -1,0 +1,96 @@
+"""Live dashboards: a Server-Sent Events stream per community of the ledger positions and
+the kinds of change as they are recorded."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import Notification
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette.sse import EventSourceResponse
+
+from api.routes.common import READ_RESPONSES, Svc, Who, community_id
+from api.services import Services, visible_community
+
+router = APIRouter(tags=["live"])
+
+
+class CommunityIndex:
+    """Which community an event belongs to (None for people and organisations)."""
+
+    def __init__(self, svc: Services, size: int = 50_000) -> None:
+        self.svc = svc
+        self.size = size
+        self.known: OrderedDict[UUID, str | None] = OrderedDict()
+
+    def community_of(self, notification: Notification) -> str | None:
+        aggregate_id = notification.originator_id
+        assert isinstance(aggregate_id, UUID)
+        if aggregate_id in self.known:
+            self.known.move_to_end(aggregate_id)
+            return self.known[aggregate_id]
+        state: dict[str, Any] = orjson.loads(notification.state)
+        community = state.get("community_id")
+        if community is None and notification.originator_version > 1:
+            try:
+                aggregate: object = self.svc.ledger.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                aggregate = None
+            found = getattr(aggregate, "community_id", None)
+            community = None if found is None else str(found)
+        self.known[aggregate_id] = community
+        if len(self.known) > self.size:
+            self.known.popitem(last=False)
+        return community
+
+
+@router.get("/communities/{community}/events", responses=READ_RESPONSES,
+            summary="Server-Sent Events: each change to the community as it is recorded",
+            response_description="text/event-stream of `change` events: "
+                                 '{"position", "kind", "id"}')
+async def events(
+        community: str, request: Request, svc: Svc, who: Who,
+        last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
+        since: Annotated[int | None, Query(ge=0, description="start after this position "
+                                                             "(default: now)")] = None,
+        max_events: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+        timeout: Annotated[float | None, Query(gt=0, le=86_400)] = None,
+) -> EventSourceResponse:
+    cid = await asyncio.to_thread(
+        lambda: str(visible_community(svc, who, community_id(svc, community)).id))
+    index: CommunityIndex = request.app.state.community_index
+    start = last_event_id if last_event_id is not None else since
+    if start is None:
+        start = await asyncio.to_thread(lambda: svc.ledger.position)
+
+    async def stream() -> AsyncIterator[dict[str, str]]:
+        position, sent = start, 0
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while deadline is None or loop.time() < deadline:
+            batch = await asyncio.to_thread(
+                svc.ledger.recorder.select_notifications, position + 1, 500)
+            for notification in batch:
+                position = notification.id
+                if await asyncio.to_thread(index.community_of, notification) != cid:
+                    continue
+                yield {"id": str(notification.id), "event": "change",
+                       "data": orjson.dumps({
+                           "position": notification.id,
+                           "kind": notification.topic.rpartition(":")[2],
+                           "id": str(notification.originator_id)}).decode()}
+                sent += 1
+                if max_events is not None and sent >= max_events:
+                    return
+            if not batch:
+                if await request.is_disconnected():
+                    return
+                await asyncio.sleep(0.2)
+
+    return EventSourceResponse(stream(), ping=15)

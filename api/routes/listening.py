@@ -1,0 +1,96 @@
+"""The organisation's listening: acknowledgements and commitments."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from api.http import page, receipt_response, view_response, wait_for
+from api.routes.common import (
+    COMMAND_RESPONSES,
+    READ_RESPONSES,
+    After,
+    IdempotencyKey,
+    Limit,
+    MinPosition,
+    Svc,
+    Who,
+    community_id,
+    visible,
+)
+from api.schemas import CommitmentIn, ReceiptOut, TextIn, View
+from api.services import require_role, visible_community
+from api.tokens import TokenRole
+from ledger.domain import Commitment, CommitmentStatus, Post
+
+router = APIRouter(tags=["listening"])
+REP = TokenRole.REPRESENTATIVE
+
+
+@router.post("/posts/{post_id}/acknowledgements", response_model=ReceiptOut,
+             status_code=201, responses=COMMAND_RESPONSES,
+             summary="Acknowledge a post (representatives)")
+def acknowledge(post_id: UUID, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
+    require_role(who, REP)
+    post = visible(svc, who, Post, post_id)
+    receipt = svc.ledger.acknowledge_post(post_id, actor_id=who.person_id, command_id=key)
+    return receipt_response(receipt, created=f"/threads/{post.thread_id}")
+
+
+@router.get("/communities/{community}/commitments", response_model=View,
+            responses=READ_RESPONSES, summary="The commitments tracker")
+def commitments(community: str, request: Request, svc: Svc, who: Who,
+                status: CommitmentStatus | None = None, limit: Limit = 50,
+                after: After = None, min_position: MinPosition = None) -> Response:
+    cid = visible_community(svc, who, community_id(svc, community)).id
+    wait_for(svc, min_position)
+    items = svc.reader.commitments(str(cid), status.value if status else None)
+    return view_response(request, svc, page(items, lambda c: [c["made_at"], c["id"]], limit,
+                                            after))
+
+
+@router.post("/communities/{community}/commitments", response_model=ReceiptOut,
+             status_code=201, responses=COMMAND_RESPONSES,
+             summary="Make a commitment answering posts (representatives)")
+def make_commitment(community: str, body: CommitmentIn, svc: Svc, who: Who,
+                    key: IdempotencyKey = None) -> Response:
+    require_role(who, REP)
+    cid = visible_community(svc, who, community_id(svc, community)).id
+    receipt = svc.ledger.make_commitment(cid, body.posts, body.text, due_on=body.due_on,
+                                         actor_id=who.person_id, command_id=key)
+    return receipt_response(receipt, created=f"/communities/{community}/commitments")
+
+
+@router.post("/commitments/{commitment_id}/progress", response_model=ReceiptOut,
+             responses=COMMAND_RESPONSES, summary="Record progress")
+def progress(commitment_id: UUID, body: TextIn, svc: Svc, who: Who,
+             key: IdempotencyKey = None) -> Response:
+    require_role(who, REP)
+    visible(svc, who, Commitment, commitment_id)
+    return receipt_response(svc.ledger.record_progress(commitment_id, body.text,
+                                                       actor_id=who.person_id,
+                                                       command_id=key))
+
+
+@router.post("/commitments/{commitment_id}/fulfilment", response_model=ReceiptOut,
+             responses=COMMAND_RESPONSES, summary="Fulfil, with a statement")
+def fulfil(commitment_id: UUID, body: TextIn, svc: Svc, who: Who,
+           key: IdempotencyKey = None) -> Response:
+    require_role(who, REP)
+    visible(svc, who, Commitment, commitment_id)
+    return receipt_response(svc.ledger.fulfil_commitment(commitment_id, body.text,
+                                                         actor_id=who.person_id,
+                                                         command_id=key))
+
+
+@router.post("/commitments/{commitment_id}/abandonment", response_model=ReceiptOut,
+             responses=COMMAND_RESPONSES, summary="Abandon, with a statement")
+def abandon(commitment_id: UUID, body: TextIn, svc: Svc, who: Who,
+            key: IdempotencyKey = None) -> Response:
+    require_role(who, REP)
+    visible(svc, who, Commitment, commitment_id)
+    return receipt_response(svc.ledger.abandon_commitment(commitment_id, body.text,
+                                                          actor_id=who.person_id,
+                                                          command_id=key))

@@ -1,0 +1,92 @@
+"""Moderation decisions, notices, appeals, and the moderation log."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from api.http import receipt_response, view_response, wait_for
+from api.problems import Problem
+from api.routes.common import (
+    COMMAND_RESPONSES,
+    READ_RESPONSES,
+    After,
+    IdempotencyKey,
+    Limit,
+    MinPosition,
+    Svc,
+    Who,
+    community_id,
+    visible,
+)
+from api.schemas import AppealDecisionIn, ModerationIn, ReceiptOut, TextIn, View
+from api.services import is_moderator_of, require_role, require_writer, visible_community
+from api.tokens import TokenRole
+from ledger.domain import ModerationDecision
+
+router = APIRouter(tags=["moderation"])
+MOD = TokenRole.MODERATOR
+
+
+@router.post("/communities/{community}/moderation-decisions", response_model=ReceiptOut,
+             status_code=201, responses=COMMAND_RESPONSES,
+             summary="Take a moderation decision (moderators)")
+def moderate(community: str, body: ModerationIn, svc: Svc, who: Who,
+             key: IdempotencyKey = None) -> Response:
+    require_role(who, MOD)
+    cid = visible_community(svc, who, community_id(svc, community)).id
+    member = svc.ledger.person_id(body.member) if body.member else None
+    receipt = svc.ledger.moderate(
+        cid, body.action, body.reason_code, body.statement, post_ids=body.posts,
+        thread_id=body.thread, member_id=member, automated_detection=body.automated_detection,
+        author_notified=body.author_notified, actor_id=who.person_id, command_id=key)
+    return receipt_response(receipt, created=f"/moderation-decisions/{receipt.id}")
+
+
+@router.post("/moderation-decisions/{decision_id}/notice", response_model=ReceiptOut,
+             responses=COMMAND_RESPONSES, summary="Record the notice sent to the author")
+def notice(decision_id: UUID, body: TextIn, svc: Svc, who: Who,
+           key: IdempotencyKey = None) -> Response:
+    require_role(who, MOD)
+    visible(svc, who, ModerationDecision, decision_id)
+    return receipt_response(svc.ledger.notify_author(decision_id, body.text,
+                                                     actor_id=who.person_id, command_id=key))
+
+
+@router.post("/moderation-decisions/{decision_id}/appeal", response_model=ReceiptOut,
+             status_code=201, responses=COMMAND_RESPONSES,
+             summary="Appeal a decision (the affected author, once)")
+def appeal(decision_id: UUID, body: TextIn, svc: Svc, who: Who,
+           key: IdempotencyKey = None) -> Response:
+    require_writer(who)
+    visible(svc, who, ModerationDecision, decision_id)
+    receipt = svc.ledger.lodge_appeal(decision_id, body.text, actor_id=who.person_id,
+                                      command_id=key)
+    return receipt_response(receipt, created=f"/moderation-decisions/{decision_id}")
+
+
+@router.post("/moderation-decisions/{decision_id}/appeal/decision", response_model=ReceiptOut,
+             responses=COMMAND_RESPONSES,
+             summary="Uphold or reverse (another moderator)")
+def decide_appeal(decision_id: UUID, body: AppealDecisionIn, svc: Svc, who: Who,
+                  key: IdempotencyKey = None) -> Response:
+    require_role(who, MOD)
+    visible(svc, who, ModerationDecision, decision_id)
+    return receipt_response(svc.ledger.decide_appeal(
+        decision_id, body.outcome, body.reasons, actor_id=who.person_id, command_id=key))
+
+
+@router.get("/communities/{community}/moderation-log", response_model=View,
+            responses=READ_RESPONSES, tags=["auditors"],
+            summary="Every decision, its notice and appeal (auditors and moderators)")
+def moderation_log(community: str, request: Request, svc: Svc, who: Who, limit: Limit = 100,
+                   after: After = None, min_position: MinPosition = None) -> Response:
+    cid = visible_community(svc, who, community_id(svc, community)).id
+    if not who.is_auditor and not is_moderator_of(svc, who, cid):
+        raise Problem(403, "auditors-and-moderators-only",
+                      "the moderation log is for auditors and this community's moderators")
+    wait_for(svc, min_position)
+    return view_response(request, svc, svc.reader.moderation_log(str(cid), limit=limit,
+                                                                 after=after))

@@ -1,0 +1,102 @@
+"""Threads and posts: open, reply, edit, retract; thread lists and reply trees."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from api.http import receipt_response, view_response, wait_for
+from api.problems import Problem
+from api.routes.common import (
+    COMMAND_RESPONSES,
+    READ_RESPONSES,
+    After,
+    IdempotencyKey,
+    Limit,
+    MinPosition,
+    Svc,
+    Who,
+    community_id,
+    visible,
+)
+from api.schemas import EditIn, ReceiptOut, ReplyIn, ThreadIn, View
+from api.services import require_writer, visible_community
+from ledger.domain import Post, Thread
+
+router = APIRouter(tags=["threads and posts"])
+
+
+@router.get("/communities/{community}/threads", response_model=View,
+            responses=READ_RESPONSES,
+            summary="Threads by last activity, with counts and whether the organisation "
+                    "responded")
+def list_threads(community: str, request: Request, svc: Svc, who: Who, limit: Limit = 50,
+                 after: After = None, min_position: MinPosition = None) -> Response:
+    cid = visible_community(svc, who, community_id(svc, community)).id
+    wait_for(svc, min_position)
+    return view_response(request, svc, svc.reader.threads(str(cid), limit=limit, after=after))
+
+
+@router.post("/communities/{community}/threads", response_model=ReceiptOut,
+             status_code=201, responses=COMMAND_RESPONSES, summary="Open a thread")
+def open_thread(community: str, body: ThreadIn, svc: Svc, who: Who,
+                key: IdempotencyKey = None) -> Response:
+    require_writer(who)
+    cid = visible_community(svc, who, community_id(svc, community)).id
+    receipt = svc.ledger.open_thread(cid, body.kind, body.title, body.body,
+                                     actor_id=who.person_id, command_id=key)
+    return receipt_response(receipt, created=f"/threads/{receipt.id}")
+
+
+@router.get("/threads/{thread_id}", response_model=View, responses=READ_RESPONSES,
+            summary="The public reply tree: latest versions, placeholders for withheld posts")
+def get_thread(thread_id: UUID, request: Request, svc: Svc, who: Who,
+               min_position: MinPosition = None) -> Response:
+    visible(svc, who, Thread, thread_id)
+    wait_for(svc, min_position)
+    return view_response(request, svc, svc.reader.thread(str(thread_id)))
+
+
+@router.get("/threads/{thread_id}/audit", response_model=View, responses=READ_RESPONSES,
+            tags=["auditors"],
+            summary="Auditors: every version, removed and retracted content, history")
+def audit_thread(thread_id: UUID, request: Request, svc: Svc, who: Who,
+                 min_position: MinPosition = None) -> Response:
+    if not who.is_auditor:
+        raise Problem(403, "auditors-only", "only auditors read the auditor view")
+    svc.ledger.get(Thread, thread_id)
+    wait_for(svc, min_position)
+    return view_response(request, svc, svc.reader.thread(str(thread_id), audience="auditor"))
+
+
+@router.post("/posts/{post_id}/replies", response_model=ReceiptOut, status_code=201,
+             responses=COMMAND_RESPONSES, summary="Reply to a post")
+def reply(post_id: UUID, body: ReplyIn, svc: Svc, who: Who,
+          key: IdempotencyKey = None) -> Response:
+    require_writer(who)
+    post = visible(svc, who, Post, post_id)
+    receipt = svc.ledger.reply(post_id, body.body, kind=body.kind, actor_id=who.person_id,
+                               command_id=key)
+    return receipt_response(receipt, created=f"/threads/{post.thread_id}")
+
+
+@router.post("/posts/{post_id}/edits", response_model=ReceiptOut,
+             responses=COMMAND_RESPONSES, summary="Edit your post (every version is kept)")
+def edit(post_id: UUID, body: EditIn, svc: Svc, who: Who,
+         key: IdempotencyKey = None) -> Response:
+    require_writer(who)
+    visible(svc, who, Post, post_id)
+    return receipt_response(svc.ledger.edit_post(post_id, body.body, actor_id=who.person_id,
+                                                 command_id=key))
+
+
+@router.post("/posts/{post_id}/retraction", response_model=ReceiptOut,
+             responses=COMMAND_RESPONSES,
+             summary="Retract your post (hidden publicly, kept for auditors)")
+def retract(post_id: UUID, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
+    require_writer(who)
+    visible(svc, who, Post, post_id)
+    return receipt_response(svc.ledger.retract_post(post_id, actor_id=who.person_id,
+                                                    command_id=key))
