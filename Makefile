@@ -1,10 +1,13 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run   installs into .venv and records the demo dialogue on SQLite
+#   make run   installs into .venv, records the demo dialogue on SQLite if the store is
+#              empty, and serves the HTTP API on http://127.0.0.1:8000
 #   make test  installs into .venv and runs ruff, mypy and the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: install run test lint bench clean
 
@@ -17,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/dialogue-ledger demo --if-empty
+	$(BIN)/dialogue-ledger serve --demo --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
@@ -28,6 +31,7 @@ test: lint
 
 bench: install
 	$(BIN)/python benchmarks/commands.py
+	$(BIN)/python benchmarks/projections.py
 
 clean:
 	rm -rf $(VENV) dialogue-ledger.db*

@@ -21,15 +21,20 @@ class Change:
     id: str  # the aggregate's id
     version: int
     state: dict[str, Any]
+    #: ``occurred_at`` in microseconds since the epoch (views store times so).
+    occurred_us: int
 
     @classmethod
     def from_notification(cls, notification: Notification) -> Change:
+        state = orjson.loads(notification.state)
+        act = state.get("act")
         return cls(
             position=notification.id,
             kind=notification.topic.rpartition(":")[2],
             id=str(notification.originator_id),
             version=notification.originator_version,
-            state=orjson.loads(notification.state),
+            state=state,
+            occurred_us=to_us(act["occurred_at"]) if act else 0,
         )
 
     @property
@@ -37,10 +42,6 @@ class Change:
         actor: str = self.state["act"]["actor_id"]
         return actor
 
-    @property
-    def occurred_us(self) -> int:
-        """``occurred_at`` in microseconds since the epoch (views store times so)."""
-        return to_us(self.state["act"]["occurred_at"])
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

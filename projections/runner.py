@@ -29,11 +29,12 @@ Progress = Callable[[int], None]
 class Projector:
     def __init__(self, app: DialogueLedger, views: Sequence[type[View]] = ALL_VIEWS, *,
                  prefix: str = "view_", batch_size: int = 2_000,
-                 poll_interval: float = 0.25) -> None:
+                 poll_interval: float = 0.05) -> None:
         self.app = app
         datastore = app.recorder.datastore  # type: ignore[attr-defined]
         self.stores = [ViewStore(view, datastore, app.name, prefix) for view in views]
         self.batch_size = batch_size
+        self.rebuild_batch_size = 10_000
         self.poll_interval = poll_interval
         for store in self.stores:
             store.create_tables()
@@ -88,14 +89,20 @@ class Projector:
 
     def rebuild(self, names: Sequence[str] | None = None,
                 progress: Progress | None = None) -> int:
-        """Drop the named views (all by default) and rebuild them from the first event."""
+        """Drop the named views (all by default) and rebuild them from the first event, in
+        larger batches than when following (fewer, bigger transactions)."""
         with self._lock:
             for store in self.stores:
                 if names is None or store.view.name in names:
                     store.drop_tables()
                     store.create_tables()
                     self._positions[store.view.name] = 0
-        return self.catch_up(progress=progress)
+        following = self.batch_size
+        self.batch_size = max(following, self.rebuild_batch_size)
+        try:
+            return self.catch_up(progress=progress)
+        finally:
+            self.batch_size = following
 
     # --- following live ----------------------------------------------------------------
     def start(self) -> Projector:

@@ -47,6 +47,8 @@ class ViewStore:
         self._upserts = {t.name: self.dialect.sql(t.upsert(self.prefix)) for t in view.tables}
         self._selects = {t.name: self.dialect.sql(t.select_by_key(self.prefix))
                          for t in view.tables}
+        self._keys = {t.name: t.key for t in view.tables}
+        self._columns = {t.name: t.column_names for t in view.tables}
 
     # --- schema ------------------------------------------------------------------------
     def create_tables(self) -> None:
@@ -130,7 +132,7 @@ class Batch:
 
     def put(self, table: str, row: Row) -> Row:
         """Write (insert or replace) a row; the same dict can be changed again later."""
-        key = tuple(row[k] for k in self.store.view.table(table).key)
+        key = tuple(map(row.__getitem__, self.store._keys[table]))
         self.rows[table][key] = row
         self.dirty[table][key] = row
         return row
@@ -139,7 +141,7 @@ class Batch:
         for table in self.store.view.tables:
             dirty = self.dirty[table.name]
             if dirty:
-                names = table.column_names
+                names = self.store._columns[table.name]
                 self.cursor.executemany(
                     self.store._upserts[table.name],
-                    [tuple(row.get(n) for n in names) for row in dirty.values()])
+                    [tuple(map(row.get, names)) for row in dirty.values()])
