@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
@@ -35,3 +36,47 @@ def position_of(recorder: ApplicationRecorder, originator_id: UUID, version: int
             pg_row = curs.fetchone()
         return None if pg_row is None else int(pg_row["notification_id"])
     raise TypeError(f"unsupported recorder {type(recorder).__name__}")
+
+
+def events_of(recorder: ApplicationRecorder, aggregate_ids: Sequence[UUID],
+              stop: int | None = None) -> list[Notification]:
+    """Every recorded event of the given aggregates up to ledger position ``stop``, in ledger
+    order. Costs what the aggregates' own events cost, whatever the size of the ledger."""
+    found: list[Notification] = []
+    ids = list(dict.fromkeys(aggregate_ids))
+    limit = 2**62 if stop is None else stop
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        if isinstance(recorder, SQLiteApplicationRecorder):
+            marks = ", ".join("?" for _ in chunk)
+            with recorder.datastore.transaction(commit=False) as c:
+                c.execute(
+                    f"SELECT rowid, originator_id, originator_version, topic, state "
+                    f"FROM {recorder.events_table_name} "
+                    f"WHERE originator_id IN ({marks}) AND rowid <= ?",
+                    (*[i.hex for i in chunk], limit))
+                rows = c.fetchall()
+            found.extend(Notification(id=row[0], originator_id=UUID(row[1]),
+                                      originator_version=row[2], topic=row[3], state=row[4])
+                         for row in rows)
+        elif isinstance(recorder, PostgresApplicationRecorder):
+            from psycopg.sql import SQL, Identifier
+
+            statement = SQL(
+                "SELECT notification_id, originator_id, originator_version, topic, state "
+                "FROM {schema}.{table} WHERE originator_id = ANY(%s) "
+                "AND notification_id <= %s").format(
+                schema=Identifier(recorder.datastore.schema),
+                table=Identifier(recorder.events_table_name))
+            with recorder.datastore.transaction(commit=False) as curs:
+                curs.execute(statement, (chunk, limit))
+                pg_rows = curs.fetchall()
+            found.extend(Notification(id=row["notification_id"],
+                                      originator_id=row["originator_id"],
+                                      originator_version=row["originator_version"],
+                                      topic=row["topic"], state=bytes(row["state"]))
+                         for row in pg_rows)
+        else:
+            raise TypeError(f"unsupported recorder {type(recorder).__name__}")
+    found.sort(key=lambda n: n.id)
+    return found

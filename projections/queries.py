@@ -22,15 +22,14 @@ import base64
 import binascii
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 import orjson
 
 from ledger.errors import InvalidInput, NotFound
 from projections.change import from_us
-from projections.runner import Projector
-from projections.store import Row
+from projections.store import Row, ViewStore
 
 Json = dict[str, Any]
 Ref = str | UUID
@@ -45,10 +44,17 @@ _CHUNK = 500
 _INT64 = 2**63
 
 
+class ViewSource(Protocol):
+    """Where a reader finds the views' tables: the live :class:`Projector`, or a view
+    snapshot as of an earlier point (``replay.point_in_time``)."""
+
+    def store(self, name: str) -> ViewStore: ...
+
+
 class ViewReader:
     """Read functions over the views a projector keeps (see the module's docstring)."""
 
-    def __init__(self, projector: Projector) -> None:
+    def __init__(self, projector: ViewSource) -> None:
         self.projector = projector
 
     # ==================================================================================
