@@ -23,7 +23,7 @@ Handler = Callable[[argparse.Namespace], int]
 #: Modules that add subcommands: each has ``register(commands)``, taking the subparsers
 #: object, and sets ``handler`` on each parser it adds (a function of the parsed arguments
 #: returning the exit status). ``LedgerError`` raised by a handler exits 2 with its message.
-EXTENSIONS: list[str] = ["api.cli"]
+EXTENSIONS: list[str] = ["api.cli", "replay.cli", "ledger.imports.cli"]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -85,17 +85,24 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from projections.runner import Projector
-    from projections.views import VIEWS_BY_NAME
 
     env = store_env()
     app = DialogueLedger(env)
     try:
-        names = args.view or sorted(VIEWS_BY_NAME)
         projector = Projector(app)
-        with tqdm(total=app.position, unit="ev", desc="rebuilding " + ", ".join(names),
-                  disable=args.quiet) as bar:
-            position = projector.rebuild(names, progress=bar.update)
-        print(f"Rebuilt {', '.join(names)} up to position {position} ({describe(env)}).")
+        if args.view:  # in place: these views are rebuilt where they are served
+            names = sorted(set(args.view))
+            with tqdm(total=app.position, unit="ev", desc="rebuilding " + ", ".join(names),
+                      disable=args.quiet) as bar:
+                position = projector.rebuild(names, progress=bar.update)
+            print(f"Rebuilt {', '.join(names)} in place up to position {position} "
+                  f"({describe(env)}).")
+        else:  # blue/green: the live views keep serving until the new ones take over
+            with tqdm(total=app.position, unit="ev", desc="rebuilding all views",
+                      disable=args.quiet) as bar:
+                position = projector.rebuild_blue_green(progress=bar.update)
+            print(f"Rebuilt every view up to position {position} as generation "
+                  f"{projector.generation}, now live ({describe(env)}).")
     finally:
         app.close()
     return 0
@@ -153,9 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="show the store and its ledger position")
     status.set_defaults(handler=cmd_status)
 
-    rebuild = commands.add_parser("rebuild", help="rebuild views from the event log")
+    rebuild = commands.add_parser(
+        "rebuild", help="rebuild views from the event log",
+        description="Without --view: a blue/green rebuild of every view into new tables, "
+                    "made live once caught up, while the current views keep serving. With "
+                    "--view: rebuild those views in place.")
     rebuild.add_argument("--view", action="append", choices=_view_names(),
-                         help="a view to rebuild (repeatable; default: all)")
+                         help="a view to rebuild in place (repeatable)")
     rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
     rebuild.set_defaults(handler=cmd_rebuild)
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from ledger.application import DialogueLedger
+from projections import generations
 from projections.change import Change
 from projections.store import ViewStore
 from projections.view import View
@@ -28,16 +29,22 @@ Progress = Callable[[int], None]
 
 class Projector:
     def __init__(self, app: DialogueLedger, views: Sequence[type[View]] = ALL_VIEWS, *,
-                 prefix: str = "view_", batch_size: int = 2_000,
+                 prefix: str | None = None, batch_size: int = 2_000,
                  poll_interval: float = 0.05) -> None:
+        """``prefix`` names a fixed set of view tables; by default the projector serves the
+        live generation and follows it when a blue/green rebuild replaces it."""
         self.app = app
-        datastore = app.recorder.datastore  # type: ignore[attr-defined]
-        self.stores = [ViewStore(view, datastore, app.name, prefix) for view in views]
+        self.views = tuple(views)
+        self.datastore = app.recorder.datastore  # type: ignore[attr-defined]
+        self.follows_generations = prefix is None
+        if prefix is None:
+            generations.ensure(self.datastore)
+            self.generation, prefix = generations.live(self.datastore)
+        self.prefix = prefix
+        self.stores = self._stores(prefix)
         self.batch_size = batch_size
         self.rebuild_batch_size = 10_000
         self.poll_interval = poll_interval
-        for store in self.stores:
-            store.create_tables()
         self._positions = {store.view.name: store.position() for store in self.stores}
         self._topics = sorted({t for store in self.stores for t in store.view.topics()})
         self._progressed = threading.Condition()
@@ -46,6 +53,12 @@ class Projector:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.last_error: BaseException | None = None
+
+    def _stores(self, prefix: str) -> list[ViewStore]:
+        stores = [ViewStore(view, self.datastore, self.app.name, prefix) for view in self.views]
+        for store in stores:
+            store.create_tables()
+        return stores
 
     # --- positions ---------------------------------------------------------------------
     @property
@@ -104,6 +117,44 @@ class Projector:
         finally:
             self.batch_size = following
 
+    # --- blue/green rebuilds ------------------------------------------------------------
+    def follow_generation(self) -> bool:
+        """Switch to the live generation of view tables if another has been made live."""
+        if not self.follows_generations:
+            return False
+        generation, prefix = generations.live(self.datastore)
+        if prefix == self.prefix:
+            return False
+        stores = self._stores(prefix)
+        with self._lock, self._progressed:
+            self.generation, self.prefix, self.stores = generation, prefix, stores
+            self._positions = {store.view.name: store.position() for store in stores}
+            self._topics = sorted({t for s in stores for t in s.view.topics()})
+            self._progressed.notify_all()
+        return True
+
+    def rebuild_blue_green(self, progress: Progress | None = None) -> int:
+        """Rebuild every view into a new generation of tables while this generation keeps
+        serving; make it live once it has caught up; drop the generation before this one."""
+        if not self.follows_generations:
+            raise ValueError("a projector with a fixed prefix has no generations")
+        self.follow_generation()
+        old = self.generation
+        new = Projector(self.app, self.views, prefix=generations.prefix_of(old + 1))
+        position = new.rebuild(progress=progress)  # also clears an interrupted attempt
+        while True:  # commands keep arriving: close the gap, then switch
+            head = self.app.position
+            if position >= head:
+                break
+            position = new.catch_up(progress=progress)
+        generations.make_live(self.datastore, old + 1)
+        self.follow_generation()
+        if old >= 1:
+            for store in Projector(self.app, self.views,
+                                   prefix=generations.prefix_of(old - 1)).stores:
+                store.drop_tables()
+        return position
+
     # --- following live ----------------------------------------------------------------
     def start(self) -> Projector:
         """Follow the ledger in a background thread until :meth:`stop`."""
@@ -137,6 +188,7 @@ class Projector:
         while not self._stop.is_set():
             self._wake.clear()
             try:
+                self.follow_generation()
                 self.catch_up()
                 failures = 0
                 self.last_error = None

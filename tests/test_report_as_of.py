@@ -8,21 +8,17 @@ with the original's stored events, then projected from scratch.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import orjson
 import pytest
-from eventsourcing.persistence import Notification, StoredEvent
 
 from ledger.application import DialogueLedger
 from ledger.domain import ReasonCode
 from projections.runner import Projector
-from tests.conftest import Clock, pg_connect
+from tests.conftest import Clock, Copies
 from tests.report_world import (
     HIDE,
     LATE,
@@ -41,58 +37,6 @@ from tests.report_world import (
     report,
     stats,
 )
-
-
-class Copies:
-    """Second stores of the same kind as the test's ledger, filled with some of its events."""
-
-    def __init__(self, store_env: dict[str, str], folder: Path) -> None:
-        self.store_env = store_env
-        self.folder = folder
-        self.apps: list[DialogueLedger] = []
-        self.schemas: list[str] = []
-
-    def __call__(self, app: DialogueLedger, *, stop: int | None = None,
-                 until: datetime | None = None) -> DialogueLedger:
-        """A copy of ``app``'s ledger with its events up to position ``stop`` or, given
-        ``until``, the events that occurred by then."""
-        if self.store_env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
-            schema = f"t_{uuid.uuid4().hex[:12]}"
-            with pg_connect() as conn:
-                conn.execute(f"CREATE SCHEMA {schema}")
-            self.schemas.append(schema)
-            env = {**self.store_env, "POSTGRES_SCHEMA": schema}
-        else:
-            env = {**self.store_env,
-                   "SQLITE_DBNAME": str(self.folder / f"copy-{len(self.apps)}.db")}
-        copy = DialogueLedger(env)
-        self.apps.append(copy)
-        events = app.recorder.select_notifications(start=1, limit=1_000_000, stop=stop)
-        if until is not None:
-            events = [n for n in events if occurred_at(n) <= until]
-        copy.recorder.insert_events([
-            StoredEvent(originator_id=n.originator_id, originator_version=n.originator_version,
-                        topic=n.topic, state=n.state) for n in events])
-        assert copy.position == len(events)
-        return copy
-
-    def close(self) -> None:
-        for app in self.apps:
-            app.close()
-        for schema in self.schemas:
-            with pg_connect() as conn:
-                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-
-
-def occurred_at(notification: Notification) -> datetime:
-    return datetime.fromisoformat(orjson.loads(notification.state)["act"]["occurred_at"])
-
-
-@pytest.fixture
-def copies(store_env: dict[str, str], tmp_path: Path) -> Iterator[Copies]:
-    made = Copies(store_env, tmp_path)
-    yield made
-    made.close()
 
 
 @pytest.fixture
