@@ -31,7 +31,8 @@ test: lint
 
 bench: install
 	$(BIN)/python benchmarks/commands.py
-	$(BIN)/python benchmarks/projections.py
+	$(BIN)/python benchmarks/rebuild.py
+	$(BIN)/python benchmarks/point_in_time.py
 
 clean:
 	rm -rf $(VENV) dialogue-ledger.db*
