@@ -7,6 +7,7 @@ event stream reads the store through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -50,19 +51,27 @@ and shows whether the organisation listened and responded.
 """
 
 
+def create_app_from_environment() -> FastAPI:
+    """The app for ``uvicorn --factory`` (several workers): configured by the environment,
+    projecting in-process unless ``DIALOGUE_LEDGER_PROJECTOR=none``."""
+    return create_app(follow=os.environ.get("DIALOGUE_LEDGER_PROJECTOR") != "none")
+
+
 def create_app(env: Mapping[str, str] | None = None, *, follow: bool = True,
                body_limit: int = DEFAULT_BODY_LIMIT) -> FastAPI:
     """The API over the store configured by ``env`` (and the environment). With
-    ``follow``, this process keeps the views current itself."""
+    ``follow``, this process keeps the views current itself; without, a separate
+    ``dialogue-ledger project`` worker does, and this process watches the positions it
+    reaches (for ``min_position``)."""
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = DialogueLedger(env)
         projector = Projector(ledger)
-        projector.catch_up()
         if follow:
-            projector.start()
+            projector.catch_up()
+        projector.start(apply=follow)
         svc = Services(ledger=ledger, projector=projector, reader=ViewReader(projector),
                        report=ListeningReport(projector))
         app.state.services = svc

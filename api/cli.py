@@ -19,6 +19,12 @@ def register(commands: Any) -> None:
     serve.add_argument("--demo", action="store_true",
                        help="record the demo if the store is empty, and print ready tokens "
                             "(one per role) and curl lines to try")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="API processes (uvicorn workers) sharing the port")
+    serve.add_argument("--projector", choices=("in-process", "none"), default=None,
+                       help="in-process: this server keeps the views current (the default "
+                            "with one worker); none: a separate `dialogue-ledger project` "
+                            "does (the default with several workers)")
     serve.add_argument("--log-level", default="info",
                        choices=("critical", "error", "warning", "info", "debug"))
     serve.set_defaults(handler=cmd_serve)
@@ -70,14 +76,28 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     from api.app import create_app
+    from ledger.errors import InvalidInput
 
+    if args.workers < 1:
+        raise InvalidInput("--workers must be at least 1", field="workers")
     env = store_env()
     if args.demo:
         _prepare_demo(env, f"http://{args.host}:{args.port}")
-    uvicorn.run(create_app(env), host=args.host, port=args.port, log_level=args.log_level)
+    projector = args.projector or ("in-process" if args.workers == 1 else "none")
+    if args.workers == 1:
+        uvicorn.run(create_app(env, follow=projector == "in-process"), host=args.host,
+                    port=args.port, log_level=args.log_level)
+        return 0
+    # Several processes: each worker builds the app from the environment.
+    os.environ.update(env)
+    os.environ["DIALOGUE_LEDGER_PROJECTOR"] = projector
+    uvicorn.run("api.app:create_app_from_environment", factory=True, host=args.host,
+                port=args.port, workers=args.workers, log_level=args.log_level)
     return 0
 
 

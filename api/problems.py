@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -59,6 +60,15 @@ def install(app: FastAPI) -> None:
         details = {k: v for k, v in error.as_dict().items() if k not in ("code", "message")}
         return problem_response(error.status, error.code, error.message,
                                 instance=request.url.path, **details)
+
+    @app.exception_handler(PersistenceError)
+    async def store_error(request: Request, error: PersistenceError) -> Response:
+        """The store timed out (a lock wait) or is unreachable: nothing was recorded."""
+        text = str(error).lower()
+        code = "store-busy" if "lock" in text or "timeout" in text else "store-unavailable"
+        return problem_response(503, code, "the store could not complete the request; "
+                                "nothing was recorded; retry later",
+                                instance=request.url.path, headers={"Retry-After": "1"})
 
     @app.exception_handler(Problem)
     async def problem(request: Request, error: Problem) -> Response:

@@ -33,6 +33,10 @@ def store_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
         env.setdefault("POSTGRES_PORT", "5432")
         env.setdefault("POSTGRES_USER", "postgres")
         env.setdefault("POSTGRES_PASSWORD", "")
+        # eventsourcing waits forever for its insert lock by default; a command that cannot
+        # get it within this many seconds fails (HTTP 503 with Retry-After) and records
+        # nothing, instead of piling up behind a stuck writer.
+        env.setdefault("POSTGRES_LOCK_TIMEOUT", "5")
     return env
 
 

@@ -16,12 +16,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from eventsourcing.postgres import PostgresApplicationRecorder
+
 from ledger.application import DialogueLedger
 from projections import generations
 from projections.change import Change
 from projections.store import ViewStore
 from projections.view import View
 from projections.views import ALL_VIEWS
+from projections.wakeup import PostgresWakeup
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
@@ -51,6 +54,7 @@ class Projector:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.applying = True
         self._lock = threading.Lock()
         self.last_error: BaseException | None = None
 
@@ -156,18 +160,27 @@ class Projector:
         return position
 
     # --- following live ----------------------------------------------------------------
-    def start(self) -> Projector:
-        """Follow the ledger in a background thread until :meth:`stop`."""
+    def start(self, *, apply: bool = True) -> Projector:
+        """Follow the ledger in a background thread until :meth:`stop`. With ``apply``
+        false, only watch: track the positions (and generation) that other processes'
+        projectors reach, for read-your-writes in a process that does not project."""
         if self._thread is None:
+            self.applying = apply
+            self._stop.clear()
             self.app.listeners.append(self._on_recorded)
             self._thread = threading.Thread(target=self._follow, name="projector",
                                             daemon=True)
             self._thread.start()
+            recorder = self.app.recorder
+            if apply and isinstance(recorder, PostgresApplicationRecorder):
+                PostgresWakeup(recorder, self._wake.set, self._stop).start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        with self._progressed:
+            self._progressed.notify_all()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
@@ -189,7 +202,10 @@ class Projector:
             self._wake.clear()
             try:
                 self.follow_generation()
-                self.catch_up()
+                if self.applying:
+                    self.catch_up()
+                else:
+                    self.refresh()
                 failures = 0
                 self.last_error = None
             except Exception as error:  # a lost connection, a locked database: retry
@@ -197,8 +213,19 @@ class Projector:
                 self.last_error = error
                 log.warning("projector: catching up failed (%s); retrying", error)
                 self._stop.wait(min(0.05 * 2 ** failures, 5.0))
+                try:  # another projector may have applied the batch that failed here
+                    self.refresh()
+                except Exception:  # still unreachable: the next round retries
+                    log.debug("projector: positions not refreshed", exc_info=True)
                 continue
             self._wake.wait(self.poll_interval)
+
+    def refresh(self) -> None:
+        """Read the views' positions from their tracking records."""
+        positions = {store.view.name: store.position() for store in self.stores}
+        with self._progressed:
+            self._positions = positions
+            self._progressed.notify_all()
 
     # --- read-your-writes --------------------------------------------------------------
     def wait(self, position: int, timeout: float = 5.0) -> bool:
