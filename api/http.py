@@ -27,10 +27,10 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 def receipt_response(receipt: Receipt, *, created: str | None = None) -> Response:
     """A command's answer: what it created or changed, and the ledger position to wait for
-    (``min_position``) before reading."""
+    (``min_position``) before reading. ``created`` (a path, or "" for none) makes it 201."""
     body = {"id": str(receipt.id), "position": receipt.position, "replayed": receipt.replayed}
     headers = {"X-Ledger-Position": str(receipt.position)}
-    if created is not None:
+    if created:
         headers["Location"] = created
     return json_response(body, 201 if created is not None else 200, headers)
 
@@ -51,7 +51,30 @@ def wait_for(svc: Services, min_position: int | None) -> None:
 def view_response(request: Request, svc: Services, data: Any) -> Response:
     """A view with a strong ETag over its bytes; ``If-None-Match`` answers 304."""
     body = orjson.dumps(data, default=str)
-    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    return _send(request, svc, body, _etag(body))
+
+
+def cached_view(request: Request, svc: Services, key: tuple[Any, ...],
+                build: Callable[[], Any]) -> Response:
+    """A view built at most once per position of the views: the same request, with nothing
+    new recorded since, is answered from the finished body. ``key`` names what is built;
+    access must have been checked before."""
+    position = svc.projector.position
+    known = svc.views.get((*key, position))
+    if known is None:
+        body = orjson.dumps(build(), default=str)
+        known = (body, _etag(body))
+        svc.views[(*key, position)] = known
+        while len(svc.views) > 256:
+            svc.views.popitem(last=False)
+    return _send(request, svc, *known)
+
+
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+def _send(request: Request, svc: Services, body: bytes, etag: str) -> Response:
     headers = {"ETag": etag, "X-View-Position": str(svc.projector.position),
                "Cache-Control": "no-cache"}
     if etag in _tags(request.headers.get("if-none-match", "")):

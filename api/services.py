@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from api.problems import Problem
-from api.tokens import ApiToken, TokenRole, find_token
+from api.tokens import ApiToken, TokenRole, digest_of, find_token
 from ledger.application import DialogueLedger
 from ledger.domain import Community, Membership, Status
 from ledger.errors import NotFound
@@ -25,9 +29,21 @@ class Services:
     report: ListeningReport
     #: Seconds a read waits for the views to reach a requested ``min_position``.
     freshness_timeout: float = 5.0
+    #: Tokens seen recently (digest → principal, expiry): a revoked token stops working
+    #: within this many seconds in every process.
+    token_ttl: float = 30.0
+    tokens: dict[str, tuple[Principal, float]] = field(default_factory=dict)
+    #: Who was recently found to see which community ((community, person, invited) →
+    #: (community, expiry)), so that reads do not reload the same aggregates each time.
+    visibility_ttl: float = 2.0
+    visibility: dict[tuple[UUID, UUID, bool], tuple[Community, float]] = field(
+        default_factory=dict)
+    #: Finished view bodies by (what, live position): recomputed only after a change.
+    views: OrderedDict[tuple[Any, ...], tuple[bytes, str]] = field(
+        default_factory=OrderedDict)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
@@ -45,17 +61,32 @@ class Principal:
         return self.role is TokenRole.AUDITOR
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
     """The bearer token's person; 401 without a valid token."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    record: ApiToken | None = None
-    if scheme.lower() == "bearer" and token.strip():
-        record = find_token(services(request).ledger, token.strip())
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise _unauthorised()
+    svc: Services = request.app.state.services
+    digest = digest_of(token)
+    known = svc.tokens.get(digest)
+    if known is not None and known[1] > time.monotonic():
+        return known[0]
+    record: ApiToken | None = await run_in_threadpool(find_token, svc.ledger, token)
     if record is None:
-        raise Problem(401, "unauthorised", "a valid bearer token is required",
-                      headers={"WWW-Authenticate": 'Bearer realm="dialogue-ledger"'})
-    return Principal(person_id=record.person_id, role=record.role, token_id=record.id)
+        svc.tokens.pop(digest, None)
+        raise _unauthorised()
+    who = Principal(person_id=record.person_id, role=record.role, token_id=record.id)
+    if len(svc.tokens) > 10_000:
+        svc.tokens.clear()
+    svc.tokens[digest] = (who, time.monotonic() + svc.token_ttl)
+    return who
+
+
+def _unauthorised() -> Problem:
+    return Problem(401, "unauthorised", "a valid bearer token is required",
+                   headers={"WWW-Authenticate": 'Bearer realm="dialogue-ledger"'})
 
 
 # --- the access matrix (docs/api.md) ------------------------------------------------------
@@ -76,6 +107,19 @@ def visible_community(svc: Services, who: Principal, community_id: UUID,
     """The community, if the principal may see it. Outsiders get 404 for an invitation-only
     community, exactly as for one that does not exist; auditors see every community. With
     ``invited``, a pending invitation is enough (to answer it)."""
+    key = (community_id, who.person_id, invited)
+    known = svc.visibility.get(key)
+    if known is not None and known[1] > time.monotonic():
+        return known[0]
+    community = _visible_community(svc, who, community_id, invited=invited)
+    if len(svc.visibility) > 10_000:
+        svc.visibility.clear()
+    svc.visibility[key] = (community, time.monotonic() + svc.visibility_ttl)
+    return community
+
+
+def _visible_community(svc: Services, who: Principal, community_id: UUID,
+                       *, invited: bool) -> Community:
     community = svc.ledger.get(Community, community_id)
     if who.is_auditor or not community.is_invitation_only:
         return community

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -9,7 +10,8 @@ from fastapi import Depends, Header, Query
 
 from api.schemas import ProblemOut
 from api.services import Principal, Services, principal, services
-from ledger.errors import NotFound
+from ledger.application import Receipt
+from ledger.errors import LedgerError, NotFound
 
 Svc = Annotated[Services, Depends(services)]
 Who = Annotated[Principal, Depends(principal)]
@@ -47,6 +49,19 @@ def community_of(svc: Services, cls: type[Any], aggregate_id: UUID) -> tuple[Any
     community: UUID = aggregate.community_id
     return aggregate, community
 
+
+
+def guarded(svc: Services, who: Principal, cls: type[Any], aggregate_id: UUID,
+            run: Callable[[], Receipt]) -> Receipt:
+    """Run a command on a community-scoped aggregate. The command's own rules decide who may
+    act (an outsider is not a member); if it fails for someone who cannot see the community,
+    the answer is 404, as if nothing were there, so outsiders learn nothing. Checking only on
+    failure keeps the common path to the command's own reads."""
+    try:
+        return run()
+    except LedgerError:
+        visible(svc, who, cls, aggregate_id)
+        raise
 
 
 def visible(svc: Services, who: Principal, cls: type[Any], aggregate_id: UUID) -> Any:

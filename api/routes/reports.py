@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from api.http import view_response, wait_for
+from api.http import cached_view, wait_for
 from api.routes.common import READ_RESPONSES, MinPosition, Svc, Who, community_id
 from api.schemas import View
 from api.services import Principal, Services, visible_community
@@ -25,6 +25,8 @@ def _report(request: Request, svc: Services, communities: list[str], start: date
     if at is not None and as_of is not None:
         raise InvalidInput("give at most one of at and as_of")
     start, end, as_of, now = (_utc(t) for t in (start, end, as_of, now))
+    if now is None and as_of is None:  # whole seconds, so that a repeat is served at once
+        now = datetime.now(tz=UTC).replace(microsecond=0)
     default_start, default_end = default_period(now or as_of or datetime.now(tz=UTC))
     report_request = ReportRequest(
         community_ids=tuple(communities), start=start or default_start,
@@ -32,7 +34,8 @@ def _report(request: Request, svc: Services, communities: list[str], start: date
         pile_on_members=pile_on_members, pile_on_hours=pile_on_hours)
     if report_request.start >= report_request.end:
         raise InvalidInput("from must be before to", field="from")
-    return view_response(request, svc, svc.report.compute(report_request))
+    return cached_view(request, svc, ("report", report_request),
+                       lambda: svc.report.compute(report_request))
 
 
 def _utc(moment: datetime | None) -> datetime | None:

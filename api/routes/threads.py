@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.http import receipt_response, view_response, wait_for
+from api.http import cached_view, receipt_response, wait_for
 from api.problems import Problem
 from api.routes.common import (
     COMMAND_RESPONSES,
@@ -19,6 +19,7 @@ from api.routes.common import (
     Svc,
     Who,
     community_id,
+    guarded,
     visible,
 )
 from api.schemas import EditIn, ReceiptOut, ReplyIn, ThreadIn, View
@@ -36,7 +37,8 @@ def list_threads(community: str, request: Request, svc: Svc, who: Who, limit: Li
                  after: After = None, min_position: MinPosition = None) -> Response:
     cid = visible_community(svc, who, community_id(svc, community)).id
     wait_for(svc, min_position)
-    return view_response(request, svc, svc.reader.threads(str(cid), limit=limit, after=after))
+    return cached_view(request, svc, ("threads", cid, limit, after),
+                       lambda: svc.reader.threads(str(cid), limit=limit, after=after))
 
 
 @router.post("/communities/{community}/threads", response_model=ReceiptOut,
@@ -56,7 +58,8 @@ def get_thread(thread_id: UUID, request: Request, svc: Svc, who: Who,
                min_position: MinPosition = None) -> Response:
     visible(svc, who, Thread, thread_id)
     wait_for(svc, min_position)
-    return view_response(request, svc, svc.reader.thread(str(thread_id)))
+    return cached_view(request, svc, ("thread", thread_id, "public"),
+                       lambda: svc.reader.thread(str(thread_id)))
 
 
 @router.get("/threads/{thread_id}/audit", response_model=View, responses=READ_RESPONSES,
@@ -68,7 +71,8 @@ def audit_thread(thread_id: UUID, request: Request, svc: Svc, who: Who,
         raise Problem(403, "auditors-only", "only auditors read the auditor view")
     svc.ledger.get(Thread, thread_id)
     wait_for(svc, min_position)
-    return view_response(request, svc, svc.reader.thread(str(thread_id), audience="auditor"))
+    return cached_view(request, svc, ("thread", thread_id, "auditor"),
+                       lambda: svc.reader.thread(str(thread_id), audience="auditor"))
 
 
 @router.post("/posts/{post_id}/replies", response_model=ReceiptOut, status_code=201,
@@ -76,10 +80,9 @@ def audit_thread(thread_id: UUID, request: Request, svc: Svc, who: Who,
 def reply(post_id: UUID, body: ReplyIn, svc: Svc, who: Who,
           key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    post = visible(svc, who, Post, post_id)
-    receipt = svc.ledger.reply(post_id, body.body, kind=body.kind, actor_id=who.person_id,
-                               command_id=key)
-    return receipt_response(receipt, created=f"/threads/{post.thread_id}")
+    receipt = guarded(svc, who, Post, post_id, lambda: svc.ledger.reply(
+        post_id, body.body, kind=body.kind, actor_id=who.person_id, command_id=key))
+    return receipt_response(receipt, created="")
 
 
 @router.post("/posts/{post_id}/edits", response_model=ReceiptOut,
@@ -87,9 +90,8 @@ def reply(post_id: UUID, body: ReplyIn, svc: Svc, who: Who,
 def edit(post_id: UUID, body: EditIn, svc: Svc, who: Who,
          key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    visible(svc, who, Post, post_id)
-    return receipt_response(svc.ledger.edit_post(post_id, body.body, actor_id=who.person_id,
-                                                 command_id=key))
+    return receipt_response(guarded(svc, who, Post, post_id, lambda: svc.ledger.edit_post(
+        post_id, body.body, actor_id=who.person_id, command_id=key)))
 
 
 @router.post("/posts/{post_id}/retraction", response_model=ReceiptOut,
@@ -97,6 +99,5 @@ def edit(post_id: UUID, body: EditIn, svc: Svc, who: Who,
              summary="Retract your post (hidden publicly, kept for auditors)")
 def retract(post_id: UUID, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    visible(svc, who, Post, post_id)
-    return receipt_response(svc.ledger.retract_post(post_id, actor_id=who.person_id,
-                                                    command_id=key))
+    return receipt_response(guarded(svc, who, Post, post_id, lambda: svc.ledger.retract_post(
+        post_id, actor_id=who.person_id, command_id=key)))
