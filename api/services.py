@@ -38,6 +38,10 @@ class Services:
     visibility_ttl: float = 2.0
     visibility: dict[tuple[UUID, UUID, bool], tuple[Community, float]] = field(
         default_factory=dict)
+    #: Community ids by the references (ids, slugs) looked up so far.
+    community_refs: dict[str, UUID] = field(default_factory=dict)
+    #: The community of each thread, post, nomination, ... looked up so far.
+    communities_of: dict[UUID, UUID] = field(default_factory=dict)
     #: Finished view bodies by (what, live position): recomputed only after a change.
     views: OrderedDict[tuple[Any, ...], tuple[bytes, str]] = field(
         default_factory=OrderedDict)

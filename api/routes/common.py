@@ -37,10 +37,19 @@ COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def community_id(svc: Services, ref: str) -> UUID:
+    """A community's id from its id or slug (which never change, so each is looked up
+    once)."""
+    known = svc.community_refs.get(ref)
+    if known is not None:
+        return known
     try:
-        return svc.ledger.community_id(ref)
+        found = svc.ledger.community_id(ref)
     except NotFound:
         raise NotFound("no such community", ref=ref) from None
+    if len(svc.community_refs) > 10_000:
+        svc.community_refs.clear()
+    svc.community_refs[ref] = found
+    return found
 
 
 def community_of(svc: Services, cls: type[Any], aggregate_id: UUID) -> tuple[Any, UUID]:
@@ -64,13 +73,18 @@ def guarded(svc: Services, who: Principal, cls: type[Any], aggregate_id: UUID,
         raise
 
 
-def visible(svc: Services, who: Principal, cls: type[Any], aggregate_id: UUID) -> Any:
-    """A community-scoped aggregate the principal may see (404 otherwise, as if absent)."""
+def visible(svc: Services, who: Principal, cls: type[Any], aggregate_id: UUID) -> None:
+    """Check that a community-scoped aggregate exists and the principal may see its
+    community (404 otherwise, as if absent)."""
     from api.services import visible_community
 
-    aggregate = svc.ledger.get(cls, aggregate_id)
+    community = svc.communities_of.get(aggregate_id)
+    if community is None:  # a thread, post, ... never moves to another community
+        community = svc.ledger.get(cls, aggregate_id).community_id
+        if len(svc.communities_of) > 100_000:
+            svc.communities_of.clear()
+        svc.communities_of[aggregate_id] = community
     try:
-        visible_community(svc, who, aggregate.community_id)
+        visible_community(svc, who, community)
     except NotFound:
         raise NotFound(f"no such {cls.__name__.lower()}", id=aggregate_id) from None
-    return aggregate

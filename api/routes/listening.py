@@ -18,6 +18,7 @@ from api.routes.common import (
     Svc,
     Who,
     community_id,
+    guarded,
     visible,
 )
 from api.schemas import CommitmentIn, ReceiptOut, TextIn, View
@@ -34,9 +35,9 @@ REP = TokenRole.REPRESENTATIVE
              summary="Acknowledge a post (representatives)")
 def acknowledge(post_id: UUID, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
-    post = visible(svc, who, Post, post_id)
-    receipt = svc.ledger.acknowledge_post(post_id, actor_id=who.person_id, command_id=key)
-    return receipt_response(receipt, created=f"/threads/{post.thread_id}")
+    receipt = guarded(svc, who, Post, post_id, lambda: svc.ledger.acknowledge_post(
+        post_id, actor_id=who.person_id, command_id=key))
+    return receipt_response(receipt, created="")
 
 
 @router.get("/communities/{community}/commitments", response_model=View,
