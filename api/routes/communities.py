@@ -143,6 +143,7 @@ def roster(community: str, request: Request, svc: Svc, who: Who, limit: Limit = 
              summary="Join an open community")
 def join(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
+    svc.visibility.clear()  # who sees what may change: look afresh
     cid = visible_community(svc, who, community_id(svc, community)).id
     receipt = svc.ledger.join_community(cid, actor_id=who.person_id, command_id=key)
     return receipt_response(receipt, created=f"/communities/{community}/members")
@@ -152,6 +153,7 @@ def join(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Resp
              responses=COMMAND_RESPONSES, summary="Leave a community")
 def leave(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
+    svc.visibility.clear()  # who sees what may change: look afresh
     cid = visible_community(svc, who, community_id(svc, community)).id
     return receipt_response(svc.ledger.leave_community(cid, actor_id=who.person_id,
                                                        command_id=key))
@@ -162,6 +164,7 @@ def leave(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Res
 def grant_role(community: str, body: RoleIn, svc: Svc, who: Who,
                key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
+    svc.visibility.clear()  # who sees what may change: look afresh
     cid = visible_community(svc, who, community_id(svc, community)).id
     return receipt_response(svc.ledger.grant_role(
         cid, svc.ledger.person_id(body.person), body.role, actor_id=who.person_id,
@@ -173,6 +176,7 @@ def grant_role(community: str, body: RoleIn, svc: Svc, who: Who,
 def revoke_role(community: str, body: RoleIn, svc: Svc, who: Who,
                 key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
+    svc.visibility.clear()  # who sees what may change: look afresh
     cid = visible_community(svc, who, community_id(svc, community)).id
     return receipt_response(svc.ledger.revoke_role(
         cid, svc.ledger.person_id(body.person), body.role, actor_id=who.person_id,
@@ -184,6 +188,7 @@ def revoke_role(community: str, body: RoleIn, svc: Svc, who: Who,
 def invite(community: str, body: PersonRefIn, svc: Svc, who: Who,
            key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
+    svc.visibility.clear()  # who sees what may change: look afresh
     cid = visible_community(svc, who, community_id(svc, community)).id
     return receipt_response(svc.ledger.invite_directly(
         cid, svc.ledger.person_id(body.person), actor_id=who.person_id, command_id=key))
@@ -193,6 +198,7 @@ def invite(community: str, body: PersonRefIn, svc: Svc, who: Who,
              responses=COMMAND_RESPONSES, summary="Accept your invitation")
 def accept(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
+    svc.visibility.clear()  # who sees what may change: look afresh
     cid = visible_community(svc, who, community_id(svc, community), invited=True).id
     return receipt_response(svc.ledger.accept_invitation(cid, actor_id=who.person_id,
                                                          command_id=key))
@@ -202,6 +208,7 @@ def accept(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Re
              responses=COMMAND_RESPONSES, summary="Decline your invitation")
 def decline(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
+    svc.visibility.clear()  # who sees what may change: look afresh
     cid = visible_community(svc, who, community_id(svc, community), invited=True).id
     return receipt_response(svc.ledger.decline_invitation(cid, actor_id=who.person_id,
                                                           command_id=key))

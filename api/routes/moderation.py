@@ -38,6 +38,7 @@ def moderate(community: str, body: ModerationIn, svc: Svc, who: Who,
     require_role(who, MOD)
     cid = visible_community(svc, who, community_id(svc, community)).id
     member = svc.ledger.person_id(body.member) if body.member else None
+    svc.visibility.clear()  # a suspension changes who sees what
     receipt = svc.ledger.moderate(
         cid, body.action, body.reason_code, body.statement, post_ids=body.posts,
         thread_id=body.thread, member_id=member, automated_detection=body.automated_detection,
