@@ -75,6 +75,8 @@ def create_app(env: Mapping[str, str] | None = None, *, follow: bool = True,
         svc = Services(ledger=ledger, projector=projector, reader=ViewReader(projector),
                        report=ListeningReport(projector))
         app.state.services = svc
+        # Whatever this process records may change who sees what: look afresh.
+        ledger.listeners.append(lambda position: svc.visibility.clear())
         app.state.community_index = CommunityIndex(svc)
         try:
             yield

@@ -28,8 +28,10 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 def receipt_response(receipt: Receipt, *, created: str | None = None) -> Response:
     """A command's answer: what it created or changed, and the ledger position to wait for
     (``min_position``) before reading. ``created`` (a path, or "" for none) makes it 201."""
-    body = {"id": str(receipt.id), "position": receipt.position, "replayed": receipt.replayed}
+    body = {"id": str(receipt.id), "position": receipt.position}
     headers = {"X-Ledger-Position": str(receipt.position)}
+    if receipt.replayed:  # the same answer as the first time; only this header tells
+        headers["Idempotent-Replayed"] = "true"
     if created:
         headers["Location"] = created
     return json_response(body, 201 if created is not None else 200, headers)

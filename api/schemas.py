@@ -21,10 +21,8 @@ class ReceiptOut(BaseModel):
     id: UUID = Field(description="what the command created or changed")
     position: int = Field(description="the ledger position of its last event; pass it as "
                                       "min_position to read your own write")
-    replayed: bool = Field(description="true when an Idempotency-Key retry was answered "
-                                       "from the first run")
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"id": "6d4a4b8e-b3b0-58ad-b161-781900f5509d", "position": 412, "replayed": False}]})
+        {"id": "6d4a4b8e-b3b0-58ad-b161-781900f5509d", "position": 412}]})
 
 
 class ProblemOut(BaseModel):

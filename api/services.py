@@ -136,7 +136,7 @@ def _visible_community(svc: Services, who: Principal, community_id: UUID,
             membership.status in (Status.ACTIVE, Status.SUSPENDED)
             or (invited and membership.invitation is not None)):
         return community
-    raise NotFound("no such community", id=community_id)
+    raise NotFound("no such community")
 
 
 def is_moderator_of(svc: Services, who: Principal, community_id: UUID) -> bool:

@@ -15,6 +15,11 @@ from ledger.errors import LedgerError, NotFound
 
 Svc = Annotated[Services, Depends(services)]
 Who = Annotated[Principal, Depends(principal)]
+def scoped(who: Principal, key: str | None) -> str | None:
+    """An Idempotency-Key is the client's: two people may use the same one."""
+    return None if key is None else f"api:{who.person_id}:{key}"
+
+
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", min_length=1, max_length=200,
     description="a client-chosen key: a retry with the same key gets the same answer and "
@@ -45,7 +50,7 @@ def community_id(svc: Services, ref: str) -> UUID:
     try:
         found = svc.ledger.community_id(ref)
     except NotFound:
-        raise NotFound("no such community", ref=ref) from None
+        raise NotFound("no such community") from None
     if len(svc.community_refs) > 10_000:
         svc.community_refs.clear()
     svc.community_refs[ref] = found

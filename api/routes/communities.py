@@ -16,6 +16,7 @@ from api.routes.common import (
     Svc,
     Who,
     community_id,
+    scoped,
 )
 from api.schemas import (
     CommunityIn,
@@ -43,7 +44,7 @@ def register_person(body: PersonIn, svc: Svc, who: Who,
                     key: IdempotencyKey = None) -> Response:
     require_writer(who)
     receipt = svc.ledger.register_person(body.handle, body.display_name, is_bot=body.is_bot,
-                                         actor_id=who.person_id, command_id=key)
+                                         actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/people/{receipt.id}")
 
 
@@ -62,7 +63,7 @@ def found_organisation(body: OrganisationIn, svc: Svc, who: Who,
                        key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
     receipt = svc.ledger.found_organisation(body.name, body.slug, actor_id=who.person_id,
-                                            command_id=key)
+                                            command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/organisations/{body.slug}")
 
 
@@ -73,7 +74,7 @@ def appoint_representative(organisation: str, body: PersonRefIn, svc: Svc, who: 
     require_role(who, REP)
     receipt = svc.ledger.appoint_representative(
         svc.ledger.organisation_id(organisation), svc.ledger.person_id(body.person),
-        actor_id=who.person_id, command_id=key)
+        actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt)
 
 
@@ -102,7 +103,7 @@ def create_community(body: CommunityIn, svc: Svc, who: Who,
     rule = AdmissionRule(**body.admission_rule.model_dump()) if body.admission_rule else None
     receipt = svc.ledger.create_community(
         svc.ledger.organisation_id(body.organisation), body.name, body.slug,
-        access=body.access, rule=rule, actor_id=who.person_id, command_id=key)
+        access=body.access, rule=rule, actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/communities/{body.slug}")
 
 
@@ -122,7 +123,7 @@ def change_rule(community: str, body: RuleIn, svc: Svc, who: Who,
     require_role(who, REP)
     cid = visible_community(svc, who, community_id(svc, community)).id
     receipt = svc.ledger.change_admission_rule(cid, AdmissionRule(**body.model_dump()),
-                                               actor_id=who.person_id, command_id=key)
+                                               actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt)
 
 
@@ -143,9 +144,8 @@ def roster(community: str, request: Request, svc: Svc, who: Who, limit: Limit = 
              summary="Join an open community")
 def join(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    svc.visibility.clear()  # who sees what may change: look afresh
     cid = visible_community(svc, who, community_id(svc, community)).id
-    receipt = svc.ledger.join_community(cid, actor_id=who.person_id, command_id=key)
+    receipt = svc.ledger.join_community(cid, actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/communities/{community}/members")
 
 
@@ -153,10 +153,9 @@ def join(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Resp
              responses=COMMAND_RESPONSES, summary="Leave a community")
 def leave(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    svc.visibility.clear()  # who sees what may change: look afresh
     cid = visible_community(svc, who, community_id(svc, community)).id
     return receipt_response(svc.ledger.leave_community(cid, actor_id=who.person_id,
-                                                       command_id=key))
+                                                       command_id=scoped(who, key)))
 
 
 @router.post("/communities/{community}/roles", response_model=ReceiptOut,
@@ -164,11 +163,10 @@ def leave(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Res
 def grant_role(community: str, body: RoleIn, svc: Svc, who: Who,
                key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
-    svc.visibility.clear()  # who sees what may change: look afresh
     cid = visible_community(svc, who, community_id(svc, community)).id
     return receipt_response(svc.ledger.grant_role(
         cid, svc.ledger.person_id(body.person), body.role, actor_id=who.person_id,
-        command_id=key))
+        command_id=scoped(who, key)))
 
 
 @router.post("/communities/{community}/roles/revocations", response_model=ReceiptOut,
@@ -176,11 +174,10 @@ def grant_role(community: str, body: RoleIn, svc: Svc, who: Who,
 def revoke_role(community: str, body: RoleIn, svc: Svc, who: Who,
                 key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
-    svc.visibility.clear()  # who sees what may change: look afresh
     cid = visible_community(svc, who, community_id(svc, community)).id
     return receipt_response(svc.ledger.revoke_role(
         cid, svc.ledger.person_id(body.person), body.role, actor_id=who.person_id,
-        command_id=key))
+        command_id=scoped(who, key)))
 
 
 @router.post("/communities/{community}/invitations", response_model=ReceiptOut,
@@ -188,27 +185,25 @@ def revoke_role(community: str, body: RoleIn, svc: Svc, who: Who,
 def invite(community: str, body: PersonRefIn, svc: Svc, who: Who,
            key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
-    svc.visibility.clear()  # who sees what may change: look afresh
     cid = visible_community(svc, who, community_id(svc, community)).id
     return receipt_response(svc.ledger.invite_directly(
-        cid, svc.ledger.person_id(body.person), actor_id=who.person_id, command_id=key))
+        cid, svc.ledger.person_id(body.person), actor_id=who.person_id,
+        command_id=scoped(who, key)))
 
 
 @router.post("/communities/{community}/invitation/acceptance", response_model=ReceiptOut,
              responses=COMMAND_RESPONSES, summary="Accept your invitation")
 def accept(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    svc.visibility.clear()  # who sees what may change: look afresh
     cid = visible_community(svc, who, community_id(svc, community), invited=True).id
     return receipt_response(svc.ledger.accept_invitation(cid, actor_id=who.person_id,
-                                                         command_id=key))
+                                                         command_id=scoped(who, key)))
 
 
 @router.post("/communities/{community}/invitation/refusal", response_model=ReceiptOut,
              responses=COMMAND_RESPONSES, summary="Decline your invitation")
 def decline(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    svc.visibility.clear()  # who sees what may change: look afresh
     cid = visible_community(svc, who, community_id(svc, community), invited=True).id
     return receipt_response(svc.ledger.decline_invitation(cid, actor_id=who.person_id,
-                                                          command_id=key))
+                                                          command_id=scoped(who, key)))

@@ -16,9 +16,21 @@ from fastapi import APIRouter, Header, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
 from api.routes.common import READ_RESPONSES, Svc, Who, community_id
-from api.services import Services, visible_community
+from api.services import Principal, Services, visible_community
+from ledger.errors import NotFound
 
 router = APIRouter(tags=["live"])
+#: How often an open stream checks that its reader may still see the community.
+RECHECK_SECONDS = 5.0
+
+
+def _still_visible(svc: Services, who: Principal, community: UUID) -> bool:
+    svc.visibility.clear()
+    try:
+        visible_community(svc, who, community)
+    except NotFound:
+        return False
+    return True
 
 
 class CommunityIndex:
@@ -50,7 +62,8 @@ class CommunityIndex:
         return community
 
 
-@router.get("/communities/{community}/events", responses=READ_RESPONSES,
+@router.get("/communities/{community}/events",
+            responses={**READ_RESPONSES, 200: {"content": {"text/event-stream": {}}}},
             summary="Server-Sent Events: each change to the community as it is recorded",
             response_description="text/event-stream of `change` events: "
                                  '{"position", "kind", "id"}')
@@ -73,11 +86,20 @@ async def events(
         position, sent = start, 0
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
+        checked = loop.time()
         while deadline is None or loop.time() < deadline:
+            if loop.time() - checked > RECHECK_SECONDS:  # a reader who left sees no more
+                checked = loop.time()
+                if not await asyncio.to_thread(_still_visible, svc, who, UUID(cid)):
+                    return
             batch = await asyncio.to_thread(
                 svc.ledger.recorder.select_notifications, position + 1, 500)
             for notification in batch:
                 position = notification.id
+                if ":Membership." in notification.topic:  # did the reader just leave?
+                    checked = loop.time()
+                    if not await asyncio.to_thread(_still_visible, svc, who, UUID(cid)):
+                        return
                 if await asyncio.to_thread(index.community_of, notification) != cid:
                     continue
                 yield {"id": str(notification.id), "event": "change",

@@ -19,6 +19,7 @@ from api.routes.common import (
     Who,
     community_id,
     guarded,
+    scoped,
     visible,
 )
 from api.schemas import CommitmentIn, ReceiptOut, TextIn, View
@@ -36,7 +37,7 @@ REP = TokenRole.REPRESENTATIVE
 def acknowledge(post_id: UUID, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
     receipt = guarded(svc, who, Post, post_id, lambda: svc.ledger.acknowledge_post(
-        post_id, actor_id=who.person_id, command_id=key))
+        post_id, actor_id=who.person_id, command_id=scoped(who, key)))
     return receipt_response(receipt, created="")
 
 
@@ -60,7 +61,7 @@ def make_commitment(community: str, body: CommitmentIn, svc: Svc, who: Who,
     require_role(who, REP)
     cid = visible_community(svc, who, community_id(svc, community)).id
     receipt = svc.ledger.make_commitment(cid, body.posts, body.text, due_on=body.due_on,
-                                         actor_id=who.person_id, command_id=key)
+                                         actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/communities/{community}/commitments")
 
 
@@ -72,7 +73,7 @@ def progress(commitment_id: UUID, body: TextIn, svc: Svc, who: Who,
     visible(svc, who, Commitment, commitment_id)
     return receipt_response(svc.ledger.record_progress(commitment_id, body.text,
                                                        actor_id=who.person_id,
-                                                       command_id=key))
+                                                       command_id=scoped(who, key)))
 
 
 @router.post("/commitments/{commitment_id}/fulfilment", response_model=ReceiptOut,
@@ -83,7 +84,7 @@ def fulfil(commitment_id: UUID, body: TextIn, svc: Svc, who: Who,
     visible(svc, who, Commitment, commitment_id)
     return receipt_response(svc.ledger.fulfil_commitment(commitment_id, body.text,
                                                          actor_id=who.person_id,
-                                                         command_id=key))
+                                                         command_id=scoped(who, key)))
 
 
 @router.post("/commitments/{commitment_id}/abandonment", response_model=ReceiptOut,
@@ -94,4 +95,4 @@ def abandon(commitment_id: UUID, body: TextIn, svc: Svc, who: Who,
     visible(svc, who, Commitment, commitment_id)
     return receipt_response(svc.ledger.abandon_commitment(commitment_id, body.text,
                                                           actor_id=who.person_id,
-                                                          command_id=key))
+                                                          command_id=scoped(who, key)))

@@ -19,6 +19,7 @@ from api.routes.common import (
     Svc,
     Who,
     community_id,
+    scoped,
     visible,
 )
 from api.schemas import AppealDecisionIn, ModerationIn, ReceiptOut, TextIn, View
@@ -38,11 +39,10 @@ def moderate(community: str, body: ModerationIn, svc: Svc, who: Who,
     require_role(who, MOD)
     cid = visible_community(svc, who, community_id(svc, community)).id
     member = svc.ledger.person_id(body.member) if body.member else None
-    svc.visibility.clear()  # a suspension changes who sees what
     receipt = svc.ledger.moderate(
         cid, body.action, body.reason_code, body.statement, post_ids=body.posts,
         thread_id=body.thread, member_id=member, automated_detection=body.automated_detection,
-        author_notified=body.author_notified, actor_id=who.person_id, command_id=key)
+        author_notified=body.author_notified, actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/moderation-decisions/{receipt.id}")
 
 
@@ -53,7 +53,8 @@ def notice(decision_id: UUID, body: TextIn, svc: Svc, who: Who,
     require_role(who, MOD)
     visible(svc, who, ModerationDecision, decision_id)
     return receipt_response(svc.ledger.notify_author(decision_id, body.text,
-                                                     actor_id=who.person_id, command_id=key))
+                                                     actor_id=who.person_id,
+                                                     command_id=scoped(who, key)))
 
 
 @router.post("/moderation-decisions/{decision_id}/appeal", response_model=ReceiptOut,
@@ -64,7 +65,7 @@ def appeal(decision_id: UUID, body: TextIn, svc: Svc, who: Who,
     require_writer(who)
     visible(svc, who, ModerationDecision, decision_id)
     receipt = svc.ledger.lodge_appeal(decision_id, body.text, actor_id=who.person_id,
-                                      command_id=key)
+                                      command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/moderation-decisions/{decision_id}")
 
 
@@ -76,7 +77,8 @@ def decide_appeal(decision_id: UUID, body: AppealDecisionIn, svc: Svc, who: Who,
     require_role(who, MOD)
     visible(svc, who, ModerationDecision, decision_id)
     return receipt_response(svc.ledger.decide_appeal(
-        decision_id, body.outcome, body.reasons, actor_id=who.person_id, command_id=key))
+        decision_id, body.outcome, body.reasons, actor_id=who.person_id,
+        command_id=scoped(who, key)))
 
 
 @router.get("/communities/{community}/moderation-log", response_model=View,

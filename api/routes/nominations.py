@@ -18,6 +18,7 @@ from api.routes.common import (
     Svc,
     Who,
     community_id,
+    scoped,
     visible,
 )
 from api.schemas import NominationIn, ReceiptOut, View, VoteIn
@@ -46,7 +47,7 @@ def nominate(community: str, body: NominationIn, svc: Svc, who: Who,
     require_writer(who)
     cid = visible_community(svc, who, community_id(svc, community)).id
     receipt = svc.ledger.nominate(cid, svc.ledger.person_id(body.nominee), body.statement,
-                                  actor_id=who.person_id, command_id=key)
+                                  actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/nominations/{receipt.id}")
 
 
@@ -66,7 +67,7 @@ def cast_vote(nomination_id: UUID, body: VoteIn, svc: Svc, who: Who,
     require_writer(who)
     visible(svc, who, Nomination, nomination_id)
     receipt = svc.ledger.cast_vote(nomination_id, body.choice, body.reason,
-                                   actor_id=who.person_id, command_id=key)
+                                   actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/nominations/{nomination_id}")
 
 
@@ -77,7 +78,8 @@ def change_vote(nomination_id: UUID, body: VoteIn, svc: Svc, who: Who,
     require_writer(who)
     visible(svc, who, Nomination, nomination_id)
     return receipt_response(svc.ledger.change_vote(nomination_id, body.choice, body.reason,
-                                                   actor_id=who.person_id, command_id=key))
+                                                   actor_id=who.person_id,
+                                                   command_id=scoped(who, key)))
 
 
 @router.post("/nominations/{nomination_id}/decision", response_model=ReceiptOut,
@@ -88,4 +90,4 @@ def decide(nomination_id: UUID, svc: Svc, who: Who, key: IdempotencyKey = None) 
     visible(svc, who, Nomination, nomination_id)
     return receipt_response(svc.ledger.decide_nomination(nomination_id,
                                                          actor_id=who.person_id,
-                                                         command_id=key))
+                                                         command_id=scoped(who, key)))

@@ -25,6 +25,9 @@ def _report(request: Request, svc: Services, communities: list[str], start: date
     if at is not None and as_of is not None:
         raise InvalidInput("give at most one of at and as_of")
     start, end, as_of, now = (_utc(t) for t in (start, end, as_of, now))
+    for name, moment in (("from", start), ("to", end), ("as_of", as_of), ("now", now)):
+        if moment is not None and not 1900 <= moment.year <= 2200:
+            raise InvalidInput(f"{name} must lie between the years 1900 and 2200", field=name)
     if now is None and as_of is None:  # whole seconds, so that a repeat is served at once
         now = datetime.now(tz=UTC).replace(microsecond=0)
     default_start, default_end = default_period(now or as_of or datetime.now(tz=UTC))

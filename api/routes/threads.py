@@ -20,6 +20,7 @@ from api.routes.common import (
     Who,
     community_id,
     guarded,
+    scoped,
     visible,
 )
 from api.schemas import EditIn, ReceiptOut, ReplyIn, ThreadIn, View
@@ -48,7 +49,7 @@ def open_thread(community: str, body: ThreadIn, svc: Svc, who: Who,
     require_writer(who)
     cid = visible_community(svc, who, community_id(svc, community)).id
     receipt = svc.ledger.open_thread(cid, body.kind, body.title, body.body,
-                                     actor_id=who.person_id, command_id=key)
+                                     actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/threads/{receipt.id}")
 
 
@@ -81,7 +82,7 @@ def reply(post_id: UUID, body: ReplyIn, svc: Svc, who: Who,
           key: IdempotencyKey = None) -> Response:
     require_writer(who)
     receipt = guarded(svc, who, Post, post_id, lambda: svc.ledger.reply(
-        post_id, body.body, kind=body.kind, actor_id=who.person_id, command_id=key))
+        post_id, body.body, kind=body.kind, actor_id=who.person_id, command_id=scoped(who, key)))
     return receipt_response(receipt, created="")
 
 
@@ -91,7 +92,7 @@ def edit(post_id: UUID, body: EditIn, svc: Svc, who: Who,
          key: IdempotencyKey = None) -> Response:
     require_writer(who)
     return receipt_response(guarded(svc, who, Post, post_id, lambda: svc.ledger.edit_post(
-        post_id, body.body, actor_id=who.person_id, command_id=key)))
+        post_id, body.body, actor_id=who.person_id, command_id=scoped(who, key))))
 
 
 @router.post("/posts/{post_id}/retraction", response_model=ReceiptOut,
@@ -100,4 +101,4 @@ def edit(post_id: UUID, body: EditIn, svc: Svc, who: Who,
 def retract(post_id: UUID, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
     return receipt_response(guarded(svc, who, Post, post_id, lambda: svc.ledger.retract_post(
-        post_id, actor_id=who.person_id, command_id=key)))
+        post_id, actor_id=who.person_id, command_id=scoped(who, key))))
