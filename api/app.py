@@ -18,6 +18,7 @@ from api import problems
 from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import (
+    audit,
     communities,
     events,
     listening,
@@ -89,7 +90,7 @@ def create_app(env: Mapping[str, str] | None = None, *, follow: bool = True,
     app.state.metrics = metrics
     problems.install(app)
     for module in (system, communities, nominations, threads, listening, moderation, reports,
-                   events):
+                   events, audit):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

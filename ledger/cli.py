@@ -23,7 +23,14 @@ Handler = Callable[[argparse.Namespace], int]
 #: Modules that add subcommands: each has ``register(commands)``, taking the subparsers
 #: object, and sets ``handler`` on each parser it adds (a function of the parsed arguments
 #: returning the exit status). ``LedgerError`` raised by a handler exits 2 with its message.
-EXTENSIONS: list[str] = ["api.cli", "replay.cli", "ledger.imports.cli"]
+EXTENSIONS: list[str] = [
+    "api.cli",
+    "projections.cli",
+    "replay.cli",
+    "ledger.imports.cli",
+    "replay.seal_cli",
+    "replay.moderation_cli",
+]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -65,6 +66,7 @@ from ledger.demo import COMMUNITY_SLUG, record_demo
 from ledger.domain import Access, Action, Choice, PostKind, ReasonCode, Thread
 from ledger.domain.base import now_utc
 from projections.runner import Projector
+from replay import seal
 
 ROLES = ("anonymous", "outsider", "member", "representative", "moderator", "auditor")
 #: Matrix cells: the request got through to the ledger's rules, or was refused so.
@@ -170,6 +172,9 @@ def build_world(app: DialogueLedger) -> World:
 
     tokens = {name: issue_token(app, handle, role, f"api tests: {name}")[0]
               for name, (handle, role) in TOKEN_HOLDERS.items()}
+    signing_key = Ed25519PrivateKey.generate()  # two checkpoints, for the auditors' proofs
+    seal.checkpoint(app, signing_key)
+    seal.checkpoint(app, signing_key)
     projector = Projector(app)
     projector.catch_up()
     titles = tuple(t["title"] for t in _all_threads(projector, str(cid)))
@@ -411,6 +416,13 @@ MATRIX: dict[tuple[str, str], Row] = {
     # reports and live changes
     ("GET", "/communities/{community}/reports/listening"): READ,
     ("GET", "/communities/{community}/events"): _row(U, H, A, A, A, A, "Server-Sent Events"),
+    # auditors: the record as it stood, histories, exports, checkpoints and proofs
+    **{("GET", path): _row(U, F, F, F, F, A, "auditors only") for path in (
+        "/audit/threads/{thread_id}", "/audit/threads/{thread_id}/history",
+        "/audit/communities/{community}/roster",
+        "/audit/communities/{community}/moderation-log", "/audit/exports/moderation",
+        "/audit/exports/events", "/audit/checkpoints", "/audit/proofs/inclusion",
+        "/audit/proofs/consistency")},
 }
 
 MATRIX_START = "<!-- access-matrix:start -->"

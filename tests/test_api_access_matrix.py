@@ -93,6 +93,16 @@ def _calls(w: World) -> dict[tuple[str, str], Call]:
         "/communities/{community}/commitments": f"/communities/{c}/commitments",
         "/communities/{community}/moderation-log": f"/communities/{c}/moderation-log",
         "/communities/{community}/reports/listening": f"/communities/{c}/reports/listening",
+        "/audit/threads/{thread_id}": f"/audit/threads/{t}",
+        "/audit/threads/{thread_id}/history": f"/audit/threads/{t}/history",
+        "/audit/communities/{community}/roster": f"/audit/communities/{c}/roster?at=60",
+        "/audit/communities/{community}/moderation-log":
+            f"/audit/communities/{c}/moderation-log",
+        "/audit/exports/moderation": "/audit/exports/moderation?format=csv",
+        "/audit/exports/events": "/audit/exports/events",
+        "/audit/checkpoints": "/audit/checkpoints",
+        "/audit/proofs/inclusion": "/audit/proofs/inclusion?position=5",
+        "/audit/proofs/consistency": "/audit/proofs/consistency?old=1&new=2",
     }
     calls = {("GET", path): Call("GET", url) for path, url in get.items()}
     calls[("GET", "/communities/{community}/events")] = Call(

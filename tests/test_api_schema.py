@@ -115,7 +115,7 @@ def _call(case: Any) -> None:
         query = case.query or {}
         if not all(_sane_time(query[name]) for name in REPORT_TIMES if name in query):
             return  # a known bug, tested elsewhere (see the module's docstring)
-    if case.path.endswith("/events"):
+    if case.path == "/communities/{community}/events":
         case.query = {**(case.query or {}), "timeout": 0.2, "max_events": 3}
         response = case.call()
         if response.status_code == 200:
