@@ -95,6 +95,7 @@ class DialogueLedger(Application[UUID]):
         #: Called with the new ledger position after each save in this process, so that
         #: in-process views can follow at once (SQLite has no subscription to follow).
         self.listeners: list[Callable[[int], None]] = []
+        self._organisations: dict[UUID, UUID] = {}  # community → its organisation
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
@@ -682,9 +683,16 @@ class DialogueLedger(Application[UUID]):
     def _speaks_for_organisation(self, community: Community | UUID, person_id: UUID) -> bool:
         """Whether the person is, now, one of the community's organisation's
         representatives: their posts and votes are then the organisation's."""
-        if not isinstance(community, Community):
-            community = self._get(Community, community)
-        return self._get(Organisation, community.organisation_id).is_representative(person_id)
+        if isinstance(community, Community):
+            organisation_id = community.organisation_id
+        else:  # a community never changes organisation: look it up once
+            organisation_id = self._organisations.get(community)  # type: ignore[assignment]
+            if organisation_id is None:
+                organisation_id = self._get(Community, community).organisation_id
+                if len(self._organisations) > 100_000:
+                    self._organisations.clear()
+                self._organisations[community] = organisation_id
+        return self._get(Organisation, organisation_id).is_representative(person_id)
 
     def _check_representative(self, community_id: UUID, act: Act) -> None:
         """The actor holds the representative role here and still speaks for the
