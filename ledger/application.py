@@ -10,15 +10,25 @@ differs from now (an imported archive).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from types import MethodType
 from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Mapper, Recording, Transcoder
+from eventsourcing.persistence import (
+    IntegrityError,
+    InternalError,
+    Mapper,
+    ProgrammingError,
+    Recording,
+    Transcoder,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder
 
 from ledger.codec import OrjsonTranscoder, TypedMapper
 from ledger.config import store_env
@@ -68,6 +78,20 @@ A = TypeVar("A", bound=Aggregate)
 Outcome = tuple[UUID, Sequence[Aggregate]]
 
 
+def created_tables_race(create: Callable[[], None], attempts: int = 5) -> None:
+    """Run ``create`` (which creates tables IF NOT EXISTS) again if another process created
+    the same tables at the same moment: PostgreSQL's IF NOT EXISTS does not cover that race
+    (it fails on the catalogue's unique index, or with "tuple concurrently updated")."""
+    for attempt in range(attempts):
+        try:
+            create()
+            return
+        except (IntegrityError, InternalError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 @dataclass(frozen=True)
 class Receipt:
     """What a command answers: the id it created or changed, and the ledger position of its
@@ -90,7 +114,14 @@ class DialogueLedger(Application[UUID]):
         env: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = now_utc,
     ) -> None:
-        super().__init__(store_env(env))
+        created_tables_race(lambda: super(DialogueLedger, self).__init__(store_env(env)))
+        if isinstance(self.recorder, PostgresApplicationRecorder):
+            # eventsourcing retries a failed insert 10 times (0.2 s apart), so a lock timeout of
+            # T seconds would keep a command waiting about 10 x (T + 0.2) s. Fail after T.
+            unretried = getattr(type(self.recorder).insert_events, "__wrapped__", None)
+            if unretried is not None:
+                self.recorder.insert_events = MethodType(  # type: ignore[method-assign]
+                    unretried, self.recorder)
         self.clock = clock
         #: Called with the new ledger position after each save in this process, so that
         #: in-process views can follow at once (SQLite has no subscription to follow).

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from eventsourcing.postgres import PostgresApplicationRecorder
 
-from ledger.application import DialogueLedger
+from ledger.application import DialogueLedger, created_tables_race
 from projections import generations
 from projections.change import Change
 from projections.store import ViewStore
@@ -41,7 +41,7 @@ class Projector:
         self.datastore = app.recorder.datastore  # type: ignore[attr-defined]
         self.follows_generations = prefix is None
         if prefix is None:
-            generations.ensure(self.datastore)
+            created_tables_race(lambda: generations.ensure(self.datastore))
             self.generation, prefix = generations.live(self.datastore)
         self.prefix = prefix
         self.stores = self._stores(prefix)
@@ -61,7 +61,7 @@ class Projector:
     def _stores(self, prefix: str) -> list[ViewStore]:
         stores = [ViewStore(view, self.datastore, self.app.name, prefix) for view in self.views]
         for store in stores:
-            store.create_tables()
+            created_tables_race(store.create_tables)
         return stores
 
     # --- positions ---------------------------------------------------------------------
