@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -161,3 +162,49 @@ def copies(store_env: dict[str, str], tmp_path: Path) -> Iterator[Copies]:
     made = Copies(store_env, tmp_path)
     yield made
     made.close()
+
+
+# --- the command line, and the demo's stored events (seal, tamper and export tests) -------
+@dataclass
+class Cli:
+    """``dialogue-ledger`` run in-process, answering (exit code, stdout, stderr)."""
+
+    capsys: pytest.CaptureFixture[str]
+    folder: Path
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        from ledger.cli import main
+
+        self.capsys.readouterr()
+        code = main(list(args))
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+
+@pytest.fixture
+def cli(store_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> Cli:
+    """``dialogue-ledger`` on the test's store, in its own folder with its own signing key."""
+    for name, value in store_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LEDGER_SIGNING_KEY", str(tmp_path / "signing-key.pem"))
+    monkeypatch.chdir(tmp_path)
+    return Cli(capsys, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def demo_events(tmp_path_factory: pytest.TempPathFactory) -> list[StoredEvent]:
+    """The demo dialogue's stored events, recorded once per test module."""
+    from ledger.demo import record_demo
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    app = DialogueLedger({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                          "SQLITE_DBNAME": str(path)})
+    try:
+        record_demo(app)
+        return [StoredEvent(originator_id=n.originator_id,
+                            originator_version=n.originator_version, topic=n.topic,
+                            state=n.state)
+                for n in app.recorder.select_notifications(1, 100_000)]
+    finally:
+        app.close()

@@ -21,7 +21,6 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.application import DialogueLedger
 from ledger.cli import main
-from ledger.demo import record_demo
 from projections.runner import Projector
 from replay import seal as sealing
 from tests.conftest import PG, pg_connect, postgres_available
@@ -32,20 +31,6 @@ Snapshot = dict[str, list[dict[str, Any]]]
 # ===================================================================================
 # Fixtures
 # ===================================================================================
-@pytest.fixture(scope="module")
-def demo_events(tmp_path_factory: pytest.TempPathFactory) -> list[StoredEvent]:
-    """The demo dialogue's stored events, recorded once."""
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    app = DialogueLedger({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                          "SQLITE_DBNAME": str(path)})
-    try:
-        record_demo(app)
-        return [StoredEvent(originator_id=n.originator_id,
-                            originator_version=n.originator_version, topic=n.topic,
-                            state=n.state)
-                for n in app.recorder.select_notifications(1, 100_000)]
-    finally:
-        app.close()
 
 
 def fresh_env_like(env: dict[str, str], folder: Path) -> Iterator[dict[str, str]]:

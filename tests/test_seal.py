@@ -14,7 +14,6 @@ import os
 import sqlite3
 import stat
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -24,38 +23,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledger.application import DialogueLedger
-from ledger.cli import main
 from replay import seal as sealing
 from replay.merkle import EMPTY_ROOT, MerkleAccumulator, leaf_hash, root_from_leaf_hashes
 from replay.seal import Checkpoint, SealStore, canonical_id, encode_leaf, event_leaf_hash
-from tests.conftest import pg_connect
+from tests.conftest import Cli, pg_connect
 
 
 # ===================================================================================
 # Fixtures
 # ===================================================================================
-@dataclass
-class Cli:
-    capsys: pytest.CaptureFixture[str]
-    folder: Path
-
-    def __call__(self, *args: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        code = main(list(args))
-        out, err = self.capsys.readouterr()
-        return code, out, err
-
-
-@pytest.fixture
-def cli(store_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Cli:
-    for name, value in store_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("LEDGER_SIGNING_KEY", str(tmp_path / "signing-key.pem"))
-    monkeypatch.chdir(tmp_path)
-    return Cli(capsys, tmp_path)
-
-
 def record_people(app: DialogueLedger, count: int, start: int = 0) -> None:
     for i in range(start, start + count):
         app.register_person(f"person{i}", f"Person {i}")

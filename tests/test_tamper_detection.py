@@ -17,7 +17,6 @@ import struct
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -26,11 +25,9 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from ledger.application import DialogueLedger
-from ledger.cli import main
-from ledger.demo import record_demo
 from replay import seal as sealing
 from replay.seal import Failure
-from tests.conftest import pg_connect
+from tests.conftest import Cli, pg_connect
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRY_KINDS = {"changed", "deleted", "inserted", "moved", "swapped", "truncated"}
@@ -39,43 +36,6 @@ ENTRY_KINDS = {"changed", "deleted", "inserted", "moved", "swapped", "truncated"
 # ===================================================================================
 # Fixtures
 # ===================================================================================
-@pytest.fixture(scope="module")
-def demo_events(tmp_path_factory: pytest.TempPathFactory) -> list[StoredEvent]:
-    """The demo dialogue's stored events, recorded once."""
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    app = DialogueLedger({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                          "SQLITE_DBNAME": str(path)})
-    try:
-        record_demo(app)
-        return [StoredEvent(originator_id=n.originator_id,
-                            originator_version=n.originator_version, topic=n.topic,
-                            state=n.state)
-                for n in app.recorder.select_notifications(1, 100_000)]
-    finally:
-        app.close()
-
-
-@dataclass
-class Cli:
-    capsys: pytest.CaptureFixture[str]
-    folder: Path
-
-    def __call__(self, *args: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        code = main(list(args))
-        out, err = self.capsys.readouterr()
-        return code, out, err
-
-
-@pytest.fixture
-def cli(store_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Cli:
-    """``dialogue-ledger`` on the test's store, in its own folder with its own signing key."""
-    for name, value in store_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("LEDGER_SIGNING_KEY", str(tmp_path / "signing-key.pem"))
-    monkeypatch.chdir(tmp_path)
-    return Cli(capsys, tmp_path)
 
 
 class Tamper:
