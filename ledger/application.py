@@ -520,32 +520,30 @@ class DialogueLedger(Application[UUID]):
     def record_progress(self, commitment_id: UUID, note: str, *, actor_id: UUID,
                         command_id: str | None = None,
                         occurred_at: datetime | None = None) -> Receipt:
-        return self._close_commitment("record-progress", commitment_id, note, actor_id,
-                                      command_id, occurred_at)
+        return self._commitment_step("record-progress", commitment_id, actor_id, command_id,
+                                     occurred_at, lambda c, act: c.record_progress(note, act))
 
     def fulfil_commitment(self, commitment_id: UUID, statement: str, *, actor_id: UUID,
                           command_id: str | None = None,
                           occurred_at: datetime | None = None) -> Receipt:
-        return self._close_commitment("fulfil-commitment", commitment_id, statement, actor_id,
-                                      command_id, occurred_at)
+        return self._commitment_step("fulfil-commitment", commitment_id, actor_id, command_id,
+                                     occurred_at, lambda c, act: c.fulfil(statement, act))
 
     def abandon_commitment(self, commitment_id: UUID, statement: str, *, actor_id: UUID,
                            command_id: str | None = None,
                            occurred_at: datetime | None = None) -> Receipt:
-        return self._close_commitment("abandon-commitment", commitment_id, statement,
-                                      actor_id, command_id, occurred_at)
+        return self._commitment_step("abandon-commitment", commitment_id, actor_id, command_id,
+                                     occurred_at, lambda c, act: c.abandon(statement, act))
 
-    def _close_commitment(self, name: str, commitment_id: UUID, text: str, actor_id: UUID,
-                          command_id: str | None, occurred_at: datetime | None) -> Receipt:
+    def _commitment_step(self, name: str, commitment_id: UUID, actor_id: UUID,
+                         command_id: str | None, occurred_at: datetime | None,
+                         step: Callable[[Commitment, Act], None]) -> Receipt:
+        """A representative takes a commitment one step further."""
+
         def decide(act: Act) -> Outcome:
             commitment = self._get(Commitment, commitment_id)
             self._check_representative(commitment.community_id, act)
-            if name == "record-progress":
-                commitment.record_progress(note=text, act=act)
-            elif name == "fulfil-commitment":
-                commitment.fulfil(statement=text, act=act)
-            else:
-                commitment.abandon(statement=text, act=act)
+            step(commitment, act)
             return commitment.id, [commitment]
 
         return self._execute(name, actor_id, decide, command_id, occurred_at)

@@ -13,13 +13,13 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from tqdm import tqdm
 
 from ledger.application import DialogueLedger
+from ledger.cli import parse_time
 from ledger.config import store_env
 from ledger.errors import InvalidInput, LedgerError
 from projections.queries import ViewReader
@@ -37,17 +37,6 @@ from replay.moderation_export import (
 #: up at least this many events).
 PROGRESS_MIN_ROWS = 2_000
 FORMATS = ("csv", "jsonl", "dsa")
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 date or time; without a zone it is taken as UTC."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not an ISO 8601 date or time: {text!r} (e.g. 2026-09-01 or "
-            "2026-09-01T12:00:00Z)") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def register_export(

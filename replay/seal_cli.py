@@ -24,6 +24,7 @@ import orjson
 from tqdm import tqdm
 
 from ledger.application import DialogueLedger
+from ledger.cli import positive_int
 from ledger.config import describe, store_env
 from ledger.errors import InvalidInput
 from replay import seal as sealing
@@ -60,7 +61,7 @@ def register(commands: SubParsers) -> None:
     p.add_argument("--out", metavar="FILE", help="write the checkpoint here (default: stdout)")
     p.add_argument("--every", type=_positive_float, metavar="SECONDS",
                    help="keep taking checkpoints, one every SECONDS")
-    p.add_argument("--count", type=_positive_int, metavar="N",
+    p.add_argument("--count", type=positive_int, metavar="N",
                    help="with --every: stop after N checkpoints (default: until interrupted)")
     p.add_argument("--quiet", action="store_true", help="no summary")
     p.set_defaults(handler=cmd_checkpoint)
@@ -95,7 +96,7 @@ def register(commands: SubParsers) -> None:
         "inclusion", help="prove that one event is in a checkpoint's tree",
         description="An inclusion proof for the event at --position in the tree of --checkpoint "
                     "FILE (default: the latest checkpoint recorded in the store).")
-    p.add_argument("--position", type=_positive_int, required=True, metavar="N")
+    p.add_argument("--position", type=positive_int, required=True, metavar="N")
     p.add_argument("--checkpoint", metavar="FILE", help="a checkpoint JSON file")
     p.add_argument("--out", metavar="FILE", help="write the proof here (default: stdout)")
     _trust_option(p)
@@ -152,16 +153,6 @@ def _trust_option(parser: argparse.ArgumentParser) -> None:
         "--public-key", action="append", metavar="FILE",
         help="trust only checkpoints signed by this key (PEM; repeatable; default: the key "
              "in $LEDGER_SIGNING_KEY if the file exists)")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
-    return value
 
 
 def _positive_float(text: str) -> float:

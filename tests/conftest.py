@@ -170,14 +170,19 @@ class Cli:
     """``dialogue-ledger`` run in-process, answering (exit code, stdout, stderr)."""
 
     capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch
     folder: Path
 
-    def __call__(self, *args: str) -> tuple[int, str, str]:
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """Run ``dialogue-ledger`` (on ``env``'s store, if given)."""
         from ledger.cli import main
 
-        self.capsys.readouterr()
-        code = main(list(args))
-        out, err = self.capsys.readouterr()
+        with self.monkeypatch.context() as patch:
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
+            self.capsys.readouterr()
+            code = main(list(args))
+            out, err = self.capsys.readouterr()
         return code, out, err
 
 
@@ -189,7 +194,7 @@ def cli(store_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("LEDGER_SIGNING_KEY", str(tmp_path / "signing-key.pem"))
     monkeypatch.chdir(tmp_path)
-    return Cli(capsys, tmp_path)
+    return Cli(capsys, monkeypatch, tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,9 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from ledger.application import DialogueLedger
-from ledger.cli import main
 from projections.runner import Projector
 from replay import seal as sealing
-from tests.conftest import PG, pg_connect, postgres_available
+from tests.conftest import PG, Cli, pg_connect, postgres_available
 
 Snapshot = dict[str, list[dict[str, Any]]]
 
@@ -53,31 +51,6 @@ def target_env(store_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, 
     yield from fresh_env_like(store_env, tmp_path)
 
 
-@dataclass
-class Cli:
-    capsys: pytest.CaptureFixture[str]
-    monkeypatch: pytest.MonkeyPatch
-    folder: Path
-
-    def __call__(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-        """Run ``dialogue-ledger`` (on ``env``'s store, if given)."""
-        with self.monkeypatch.context() as patch:
-            for name, value in (env or {}).items():
-                patch.setenv(name, value)
-            self.capsys.readouterr()
-            code = main(list(args))
-            out, err = self.capsys.readouterr()
-        return code, out, err
-
-
-@pytest.fixture
-def cli(store_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Cli:
-    for name, value in store_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("LEDGER_SIGNING_KEY", str(tmp_path / "signing-key.pem"))
-    monkeypatch.chdir(tmp_path)
-    return Cli(capsys, monkeypatch, tmp_path)
 
 
 def snapshot(app: DialogueLedger) -> Snapshot:

@@ -62,7 +62,7 @@ class CommunityIndex:
         return community
 
 
-@router.get("/communities/{community}/events",
+@router.get("/communities/{community}/events", response_class=EventSourceResponse,
             responses={**READ_RESPONSES, 200: {"content": {"text/event-stream": {}}}},
             summary="Server-Sent Events: each change to the community as it is recorded",
             response_description="text/event-stream of `change` events: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -23,8 +24,9 @@ from api.routes.common import (
     visible,
 )
 from api.schemas import CommitmentIn, ReceiptOut, TextIn, View
-from api.services import require_role, visible_community
+from api.services import Principal, Services, require_role, visible_community
 from api.tokens import TokenRole
+from ledger.application import Receipt
 from ledger.domain import Commitment, CommitmentStatus, Post
 
 router = APIRouter(tags=["listening"])
@@ -65,34 +67,31 @@ def make_commitment(community: str, body: CommitmentIn, svc: Svc, who: Who,
     return receipt_response(receipt, created=f"/communities/{community}/commitments")
 
 
+def _step(svc: Services, who: Principal, commitment_id: UUID, key: str | None,
+          command: Callable[..., Receipt], text: str) -> Response:
+    """Take a commitment one step (progress, fulfilment, abandonment): representatives."""
+    require_role(who, REP)
+    visible(svc, who, Commitment, commitment_id)
+    return receipt_response(command(commitment_id, text, actor_id=who.person_id,
+                                    command_id=scoped(who, key)))
+
+
 @router.post("/commitments/{commitment_id}/progress", response_model=ReceiptOut,
              responses=COMMAND_RESPONSES, summary="Record progress")
 def progress(commitment_id: UUID, body: TextIn, svc: Svc, who: Who,
              key: IdempotencyKey = None) -> Response:
-    require_role(who, REP)
-    visible(svc, who, Commitment, commitment_id)
-    return receipt_response(svc.ledger.record_progress(commitment_id, body.text,
-                                                       actor_id=who.person_id,
-                                                       command_id=scoped(who, key)))
+    return _step(svc, who, commitment_id, key, svc.ledger.record_progress, body.text)
 
 
 @router.post("/commitments/{commitment_id}/fulfilment", response_model=ReceiptOut,
              responses=COMMAND_RESPONSES, summary="Fulfil, with a statement")
 def fulfil(commitment_id: UUID, body: TextIn, svc: Svc, who: Who,
            key: IdempotencyKey = None) -> Response:
-    require_role(who, REP)
-    visible(svc, who, Commitment, commitment_id)
-    return receipt_response(svc.ledger.fulfil_commitment(commitment_id, body.text,
-                                                         actor_id=who.person_id,
-                                                         command_id=scoped(who, key)))
+    return _step(svc, who, commitment_id, key, svc.ledger.fulfil_commitment, body.text)
 
 
 @router.post("/commitments/{commitment_id}/abandonment", response_model=ReceiptOut,
              responses=COMMAND_RESPONSES, summary="Abandon, with a statement")
 def abandon(commitment_id: UUID, body: TextIn, svc: Svc, who: Who,
             key: IdempotencyKey = None) -> Response:
-    require_role(who, REP)
-    visible(svc, who, Commitment, commitment_id)
-    return receipt_response(svc.ledger.abandon_commitment(commitment_id, body.text,
-                                                          actor_id=who.person_id,
-                                                          command_id=scoped(who, key)))
+    return _step(svc, who, commitment_id, key, svc.ledger.abandon_commitment, body.text)
