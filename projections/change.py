@@ -1,21 +1,19 @@
 """A recorded event as the projections see it: its position, kind and plain JSON state.
 
-Projections read the event log directly (``select_notifications``) and decode each event's
-state with orjson; they never build domain objects, which keeps rebuilds fast.
+Projections read the event log directly (``projections.log``) and decode each event's state
+with orjson; they never build domain objects, which keeps rebuilds fast.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from eventsourcing.persistence import Notification
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     position: int
     kind: str  # "Aggregate.Event", e.g. "Post.Published"
     id: str  # the aggregate's id
@@ -26,22 +24,26 @@ class Change:
 
     @classmethod
     def from_notification(cls, notification: Notification) -> Change:
-        state = orjson.loads(notification.state)
-        act = state.get("act")
-        return cls(
-            position=notification.id,
-            kind=notification.topic.rpartition(":")[2],
-            id=str(notification.originator_id),
-            version=notification.originator_version,
-            state=state,
-            occurred_us=to_us(act["occurred_at"]) if act else 0,
-        )
+        return cls.decode(notification.id, kind_of(notification.topic),
+                          str(notification.originator_id), notification.originator_version,
+                          notification.state)
+
+    @classmethod
+    def decode(cls, position: int, kind: str, id: str, version: int, state: bytes) -> Change:
+        decoded = orjson.loads(state)
+        act = decoded.get("act")
+        return cls(position, kind, id, version, decoded,
+                   to_us(act["occurred_at"]) if act else 0)
 
     @property
     def actor(self) -> str:
         actor: str = self.state["act"]["actor_id"]
         return actor
 
+
+def kind_of(topic: str) -> str:
+    """``ledger.domain.post:Post.Published`` → ``Post.Published``."""
+    return topic.rpartition(":")[2]
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -57,4 +59,3 @@ def from_us(us: int | None) -> str | None:
     if us is None:
         return None
     return (EPOCH + us * MICROSECOND).isoformat().replace("+00:00", "Z")
-

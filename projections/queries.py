@@ -277,7 +277,8 @@ class ViewReader:
                 _withhold(node, post, history.get(post["id"], []), people)
             else:
                 _reveal(node, post, history.get(post["id"], []),
-                        by_version.get(post["id"], []), by_ack.get(post["id"], []), people)
+                        by_version.get(post["id"]) or [_first_version(post)],
+                        by_ack.get(post["id"], []), people)
             node["replies"] = []
             nodes[post["id"]] = node
         roots: list[Json] = []
@@ -571,6 +572,13 @@ def _withhold(node: Json, post: Row, history: list[Row], people: dict[str, Json]
             "reason_code": post["moderation_reason"],
             "decision_id": post["moderation_decision_id"],
             "at": from_us(post["moderation_us"])}
+
+
+def _first_version(post: Row) -> Row:
+    """A post never edited: its one version is the post as published (the threads view keeps
+    versions only for edited posts)."""
+    return {"version": 1, "body": post["body"], "actor_id": post["author_id"],
+            "occurred_us": post["published_us"]}
 
 
 def _reveal(node: Json, post: Row, history: list[Row], versions: list[Row],

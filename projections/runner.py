@@ -21,8 +21,9 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from ledger.application import DialogueLedger, created_tables_race
 from projections import generations
 from projections.change import Change
-from projections.store import ViewStore
-from projections.view import View
+from projections.log import EventLog
+from projections.store import ViewStore, view_transaction
+from projections.view import Bulk, View
 from projections.views import ALL_VIEWS
 from projections.wakeup import PostgresWakeup
 
@@ -33,12 +34,18 @@ Progress = Callable[[int], None]
 class Projector:
     def __init__(self, app: DialogueLedger, views: Sequence[type[View]] = ALL_VIEWS, *,
                  prefix: str | None = None, batch_size: int = 2_000,
-                 poll_interval: float = 0.05) -> None:
+                 poll_interval: float = 0.05, commit_interval: float = 0.005,
+                 rebuild_batch_size: int = 50_000) -> None:
         """``prefix`` names a fixed set of view tables; by default the projector serves the
-        live generation and follows it when a blue/green rebuild replaces it."""
+        live generation and follows it when a blue/green rebuild replaces it.
+
+        ``commit_interval`` is the least time between two of the follower's view commits:
+        under a stream of saves it applies them in one transaction per interval (one synced
+        commit per burst, not one per save); after a quiet spell it applies a save at once."""
         self.app = app
         self.views = tuple(views)
         self.datastore = app.recorder.datastore  # type: ignore[attr-defined]
+        self.log = EventLog(app.recorder)
         self.follows_generations = prefix is None
         if prefix is None:
             created_tables_race(lambda: generations.ensure(self.datastore))
@@ -46,17 +53,34 @@ class Projector:
         self.prefix = prefix
         self.stores = self._stores(prefix)
         self.batch_size = batch_size
-        self.rebuild_batch_size = 10_000
+        #: Positions per transaction in a rebuild.
+        self.rebuild_batch_size = rebuild_batch_size
+        self._bulk = False
         self.poll_interval = poll_interval
+        self.commit_interval = commit_interval
         self._positions = {store.view.name: store.position() for store in self.stores}
-        self._topics = sorted({t for store in self.stores for t in store.view.topics()})
+        self._topics: list[str] = []
+        self._bulk_topics: list[str] = []
+        self._bulks: dict[str, Bulk] = {}
+        self._set_stores(self.stores)
         self._progressed = threading.Condition()
         self._wake = threading.Event()
+        self._hurry = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.applying = True
         self._lock = threading.Lock()
         self.last_error: BaseException | None = None
+
+    def _set_stores(self, stores: list[ViewStore]) -> None:
+        self.stores = stores
+        self._topics = sorted({t for store in stores for t in store.view.topics()})
+        self._bulk_topics = sorted({t for s in stores for t in s.view.topics(bulk=True)})
+        self._bulks = {}
+        for store in stores:
+            bulk = store.view.bulk(store.dialect, self.log.table, store.prefix)
+            if bulk is not None:
+                self._bulks[store.view.name] = bulk
 
     def _stores(self, prefix: str) -> list[ViewStore]:
         stores = [ViewStore(view, self.datastore, self.app.name, prefix) for view in self.views]
@@ -85,10 +109,12 @@ class Projector:
                 start = self.position
                 if start >= head:
                     return head
-                notifications = self.app.recorder.select_notifications(
-                    start=start + 1, limit=self.batch_size, stop=head, topics=self._topics)
-                up_to = head if len(notifications) < self.batch_size else notifications[-1].id
-                changes = [Change.from_notification(n) for n in notifications]
+                if self._bulk:  # a range of positions, of which SQL applies the bulk kinds
+                    up_to = min(head, start + self.batch_size)
+                    changes = self.log.read(start + 1, up_to, self._bulk_topics, up_to - start)
+                else:
+                    changes = self.log.read(start + 1, head, self._topics, self.batch_size)
+                    up_to = head if len(changes) < self.batch_size else changes[-1].position
                 self._apply(changes, up_to)
                 if progress is not None:
                     progress(up_to - start)
@@ -98,6 +124,9 @@ class Projector:
         with behind[0].transaction() as cursor:
             for store in behind:
                 after = self._positions[store.view.name]
+                bulk = self._bulks.get(store.view.name) if self._bulk else None
+                if bulk is not None:
+                    bulk.apply_in(cursor, after + 1, up_to)
                 store.apply_in(cursor, [c for c in changes if c.position > after], up_to)
         with self._progressed:
             for store in behind:
@@ -107,19 +136,27 @@ class Projector:
     def rebuild(self, names: Sequence[str] | None = None,
                 progress: Progress | None = None) -> int:
         """Drop the named views (all by default) and rebuild them from the first event, in
-        larger batches than when following (fewer, bigger transactions)."""
+        larger batches than when following (fewer, bigger transactions). The tables' secondary
+        indexes are made once the rows are written."""
         with self._lock:
-            for store in self.stores:
-                if names is None or store.view.name in names:
-                    store.drop_tables()
-                    store.create_tables()
-                    self._positions[store.view.name] = 0
+            chosen = [s for s in self.stores if names is None or s.view.name in names]
+            with view_transaction(self.datastore) as cursor:
+                for store in chosen:
+                    store.reset_in(cursor)
+            for store in chosen:
+                self._positions[store.view.name] = 0
         following = self.batch_size
-        self.batch_size = max(following, self.rebuild_batch_size)
+        self.batch_size = self.rebuild_batch_size
+        self._bulk = True
         try:
-            return self.catch_up(progress=progress)
+            position = self.catch_up(progress=progress)
         finally:
             self.batch_size = following
+            self._bulk = False
+            with self._lock, view_transaction(self.datastore) as cursor:
+                for store in chosen:
+                    store.create_indexes_in(cursor)
+        return position
 
     # --- blue/green rebuilds ------------------------------------------------------------
     def follow_generation(self) -> bool:
@@ -131,9 +168,9 @@ class Projector:
             return False
         stores = self._stores(prefix)
         with self._lock, self._progressed:
-            self.generation, self.prefix, self.stores = generation, prefix, stores
+            self.generation, self.prefix = generation, prefix
+            self._set_stores(stores)
             self._positions = {store.view.name: store.position() for store in stores}
-            self._topics = sorted({t for s in stores for t in s.view.topics()})
             self._progressed.notify_all()
         return True
 
@@ -179,6 +216,7 @@ class Projector:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._hurry.set()
         with self._progressed:
             self._progressed.notify_all()
         if self._thread is not None:
@@ -198,7 +236,14 @@ class Projector:
 
     def _follow(self) -> None:
         failures = 0
+        last_round = 0.0
         while not self._stop.is_set():
+            # Coalesce: a save that arrives within commit_interval of the last round waits
+            # for the rest of the interval, so a burst of saves shares one view commit;
+            # a reader waiting for a position (``wait``) cuts that short.
+            self._hurry.wait(last_round + self.commit_interval - time.monotonic())
+            self._hurry.clear()
+            last_round = time.monotonic()
             self._wake.clear()
             try:
                 self.follow_generation()
@@ -243,5 +288,6 @@ class Projector:
                     finally:
                         self._progressed.acquire()
                     continue
+                self._hurry.set()
                 self._progressed.wait(remaining)
         return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -22,7 +23,7 @@ from projections.tables import Dialect
 from projections.view import View
 
 Row = dict[str, Any]
-Key = tuple[Any, ...]
+Key = Any  # a one-column key's value, or a tuple of values
 _MISSING: Row = {}
 
 
@@ -49,26 +50,48 @@ class ViewStore:
                          for t in view.tables}
         self._keys = {t.name: t.key for t in view.tables}
         self._columns = {t.name: t.column_names for t in view.tables}
+        #: A row's key (a value for one-column keys, else a tuple), and its parameters.
+        self._key_of = {t.name: itemgetter(*t.key) for t in view.tables}
+        self._params_of = {t.name: itemgetter(*t.column_names) for t in view.tables}
 
-    # --- schema ------------------------------------------------------------------------
+    # --- schema ---------------------------------------------------------------------
+    @property
+    def _schema(self) -> str:
+        return self.prefix[: len(self.prefix) - len(self.table_prefix)]
+
     def create_tables(self) -> None:
         self.tracker.create_table()
         with self.transaction() as cursor:
             for table in self.view.tables:
-                schema = self.prefix[: len(self.prefix) - len(self.table_prefix)]
-                for statement in table.create(self.table_prefix, schema):
+                for statement in table.create(self.table_prefix, self._schema):
                     cursor.execute(statement)
 
     def drop_tables(self) -> None:
         """Drop the view's tables and forget its position (for a rebuild from scratch)."""
         with self.transaction() as cursor:
+            self.reset_in(cursor, recreate=False)
+
+    def reset_in(self, cursor: Any, *, recreate: bool = True) -> None:
+        """Within the caller's transaction: drop the view's tables, forget its position and,
+        with ``recreate``, make the tables again, empty and without their secondary indexes
+        (:meth:`create_indexes_in` adds them once a rebuild has written its rows)."""
+        for table in self.view.tables:
+            cursor.execute(table.drop(self.prefix))
+        tracking_table = ("tracking" if self.dialect is Dialect.SQLITE
+                          else self._pg_tracking_table())
+        cursor.execute(self.dialect.sql(
+            f"DELETE FROM {tracking_table} WHERE application_name = ?"),
+            (self.tracking_name,))
+        if recreate:
             for table in self.view.tables:
-                cursor.execute(table.drop(self.prefix))
-            tracking_table = ("tracking" if self.dialect is Dialect.SQLITE
-                              else self._pg_tracking_table())
-            cursor.execute(self.dialect.sql(
-                f"DELETE FROM {tracking_table} WHERE application_name = ?"),
-                (self.tracking_name,))
+                for statement in table.create(self.table_prefix, self._schema,
+                                              indexes=False):
+                    cursor.execute(statement)
+
+    def create_indexes_in(self, cursor: Any) -> None:
+        for table in self.view.tables:
+            for statement in table.create_indexes(self.table_prefix, self._schema):
+                cursor.execute(statement)
 
     def _pg_tracking_table(self) -> str:
         assert isinstance(self.datastore, PostgresDatastore)
@@ -81,7 +104,11 @@ class ViewStore:
     # --- writing -----------------------------------------------------------------------
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Any]:
-        with self.datastore.transaction(commit=commit) as cursor:
+        if not commit:
+            with self.datastore.transaction(commit=False) as cursor:
+                yield cursor
+            return
+        with view_transaction(self.datastore) as cursor:
             yield cursor
 
     def apply(self, changes: Sequence[Change], up_to: int) -> None:
@@ -110,8 +137,40 @@ class ViewStore:
             return [dict(row) for row in cursor.fetchall()]
 
 
+@contextmanager
+def view_transaction(datastore: SQLiteDatastore | PostgresDatastore) -> Iterator[Any]:
+    """A committing transaction for view tables, whose commit does not wait for the disk.
+
+    Views are derived data: their rows commit together with their tracking positions, so a
+    view commit lost to a power failure (the database stays consistent) is simply applied
+    again from the event log. Waiting for the disk at every view commit would only slow the
+    commands down (on SQLite the views and the events share one write-ahead log). The events
+    themselves keep the library's durable commits: on SQLite ``synchronous`` is set for this
+    transaction only and restored on the pooled connection; on PostgreSQL
+    ``synchronous_commit`` is ``SET LOCAL``.
+    """
+    if isinstance(datastore, PostgresDatastore):
+        with datastore.transaction(commit=True) as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+            yield cursor
+        return
+    with datastore.get_connection(commit=True) as connection:
+        with connection.cursor() as pragma:
+            pragma.execute("PRAGMA synchronous")
+            durable = pragma.fetchone()[0]
+            pragma.execute("PRAGMA synchronous = NORMAL")
+        try:
+            with connection.transaction(commit=True) as cursor:
+                yield cursor
+        finally:
+            with connection.cursor() as pragma:
+                pragma.execute(f"PRAGMA synchronous = {int(durable)}")
+
+
 class Batch:
-    """The rows a batch of events touches, kept in memory and written once at the end."""
+    """The rows a batch of events touches, kept in memory and written once at the end.
+
+    Keys are the key column's value for one-column keys, else a tuple of the values."""
 
     def __init__(self, store: ViewStore, cursor: Any) -> None:
         self.store = store
@@ -122,26 +181,30 @@ class Batch:
     def get(self, table: str, *key: Any) -> Row | None:
         """The row with this key, as the batch has left it so far (None if none)."""
         rows = self.rows[table]
-        row = rows.get(key)
+        k = key[0] if len(key) == 1 else key
+        row = rows.get(k)
         if row is None:
             self.cursor.execute(self.store._selects[table], key)
             found = self.cursor.fetchone()
             row = dict(found) if found is not None else _MISSING
-            rows[key] = row
+            rows[k] = row
         return None if row is _MISSING else row
 
     def put(self, table: str, row: Row) -> Row:
         """Write (insert or replace) a row; the same dict can be changed again later."""
-        key = tuple(map(row.__getitem__, self.store._keys[table]))
+        key = self.store._key_of[table](row)
         self.rows[table][key] = row
         self.dirty[table][key] = row
         return row
 
     def flush(self) -> None:
-        for table in self.store.view.tables:
-            dirty = self.dirty[table.name]
-            if dirty:
-                names = self.store._columns[table.name]
-                self.cursor.executemany(
-                    self.store._upserts[table.name],
-                    [tuple(map(row.get, names)) for row in dirty.values()])
+        store = self.store
+        for table, dirty in self.dirty.items():
+            if not dirty:
+                continue
+            try:  # rows usually have every column
+                params = list(map(store._params_of[table], dirty.values()))
+            except KeyError:  # a column left out is NULL
+                names = store._columns[table]
+                params = [tuple(map(row.get, names)) for row in dirty.values()]
+            self.cursor.executemany(store._upserts[table], params)

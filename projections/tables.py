@@ -31,17 +31,20 @@ class Table:
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
 
-    def create(self, prefix: str, schema: str = "") -> list[str]:
+    def create(self, prefix: str, schema: str = "", *, indexes: bool = True) -> list[str]:
         """``prefix`` starts every table and index name; ``schema`` (``'"s".'`` or empty)
-        qualifies the tables."""
+        qualifies the tables. Without ``indexes``, only the table (with its key)."""
         columns = ", ".join(f"{name} {kind}" for name, kind in self.columns)
         statements = [f"CREATE TABLE IF NOT EXISTS {schema}{prefix}{self.name} ({columns}, "
                       f"PRIMARY KEY ({', '.join(self.key)}))"]
-        for index in self.indexes:
-            statements.append(
-                f"CREATE INDEX IF NOT EXISTS {prefix}{self.name}_{'_'.join(index)}_idx "
-                f"ON {schema}{prefix}{self.name} ({', '.join(index)})")
-        return statements
+        return statements + (self.create_indexes(prefix, schema) if indexes else [])
+
+    def create_indexes(self, prefix: str, schema: str = "") -> list[str]:
+        """The secondary indexes (a rebuild makes them once its rows are written: sorting
+        them in one go is much cheaper than keeping them up to date row by row)."""
+        return [f"CREATE INDEX IF NOT EXISTS {prefix}{self.name}_{'_'.join(index)}_idx "
+                f"ON {schema}{prefix}{self.name} ({', '.join(index)})"
+                for index in self.indexes]
 
     def drop(self, prefix: str) -> str:
         return f"DROP TABLE IF EXISTS {prefix}{self.name}"

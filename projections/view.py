@@ -8,15 +8,21 @@ position, in one transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from projections.change import Change
-from projections.tables import Table
+from projections.tables import Dialect, Table
 
 if TYPE_CHECKING:
     from projections.store import Batch
 
 Handler = Callable[["Batch", Change], None]
+
+
+class Bulk(Protocol):
+    """Applies some kinds of event of a range of positions set-based, in SQL (rebuilds)."""
+
+    def apply_in(self, cursor: Any, start: int, stop: int) -> None: ...
 
 
 class View:
@@ -26,6 +32,8 @@ class View:
     name: ClassVar[str]
     tables: ClassVar[tuple[Table, ...]]
     handlers: ClassVar[dict[str, Handler]]
+    #: Kinds a rebuild applies with :meth:`bulk` instead of their handlers.
+    bulk_kinds: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__()
@@ -43,11 +51,18 @@ class View:
         return register
 
     @classmethod
-    def topics(cls) -> tuple[str, ...]:
-        """The full event topics this view reads (so the log can be filtered by topic)."""
+    def topics(cls, *, bulk: bool = False) -> tuple[str, ...]:
+        """The full event topics this view reads (so the log can be filtered by topic); with
+        ``bulk``, those its handlers read when :meth:`bulk` applies the rest."""
         from projections.topics import topic_of
 
-        return tuple(sorted(topic_of(kind) for kind in cls.handlers))
+        return tuple(sorted(topic_of(kind) for kind in cls.handlers
+                            if not (bulk and kind in cls.bulk_kinds)))
+
+    @classmethod
+    def bulk(cls, dialect: Dialect, events_table: str, prefix: str) -> Bulk | None:
+        """What applies :attr:`bulk_kinds` in SQL, for tables named with ``prefix``."""
+        return None
 
     @classmethod
     def table(cls, name: str) -> Table:

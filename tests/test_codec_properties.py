@@ -56,7 +56,8 @@ EARLIEST, LATEST = datetime(2, 1, 1, tzinfo=UTC), datetime(9990, 1, 1, tzinfo=UT
 moments = st.builds(
     lambda us, zone: (EARLIEST + timedelta(microseconds=us)).astimezone(zone),
     st.integers(0, (LATEST - EARLIEST) // timedelta(microseconds=1)), zones)
-texts = st.text(min_size=1, max_size=16).filter(str.strip)
+texts = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1,
+                max_size=16).filter(str.strip)  # free text refuses NUL
 slugs = st.from_regex(r"\A[a-z0-9]{1,10}(-[a-z0-9]{1,10}){0,3}\Z").filter(
     lambda s: 2 <= len(s) <= 64)
 handles = st.from_regex(r"\A[^\s/]{1,30}\Z")

@@ -483,7 +483,8 @@ def test_no_personal_data_reaches_the_dsa_output(demo: Demo) -> None:
     assert "[handle removed]" in raw and "[e-mail removed]" in raw
     # No post body (any version), thread title, notice or appeal statement.
     threads, moderation = demo.projector.store("threads"), demo.projector.store("moderation")
-    texts = [r["body"] for r in threads.query("SELECT body FROM {prefix}post_versions")]
+    texts = [r["body"] for r in threads.query(
+        "SELECT body FROM {prefix}post_versions UNION ALL SELECT body FROM {prefix}posts")]
     texts += [r["title"] for r in threads.query("SELECT title FROM {prefix}threads")]
     texts += [r[k] for r in moderation.query("SELECT * FROM {prefix}decisions")
               for k in ("notice", "appeal_statement", "appeal_reasons") if r[k]]

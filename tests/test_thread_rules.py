@@ -67,10 +67,11 @@ def test_replying_to_an_unknown_post_is_not_found(ledger: DialogueLedger) -> Non
         ledger.reply(world.circle, "To a community?", actor_id=world.alice)
 
 
-def test_an_empty_or_overlong_body_is_invalid_input(ledger: DialogueLedger) -> None:
+def test_an_empty_or_overlong_body_or_one_with_a_nul_is_invalid_input(
+        ledger: DialogueLedger) -> None:
     world = build_world(ledger)
     _, opening = start_thread(ledger, world.circle, world.alice)
-    for body in ("", "   ", "x" * 20_001):
+    for body in ("", "   ", "x" * 20_001, "before\x00after"):
         with refused(ledger, InvalidInput, f"reply {body[:5]!r}"):
             ledger.reply(opening, body, actor_id=world.bob)
         with refused(ledger, InvalidInput, f"edit {body[:5]!r}"):

@@ -56,9 +56,12 @@ def debate_thread_id(nomination_id: UUID) -> UUID:
 
 
 def check_text(field: str, value: str, max_length: int) -> str:
-    """Reject empty or over-long free text."""
+    """Reject empty or over-long free text, and the NUL character (no SQL text column, on
+    PostgreSQL, can hold it)."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f"{field} must not be empty", field=field)
+    if "\x00" in value:
+        raise InvalidInput(f"{field} must not contain the NUL character", field=field)
     if len(value) > max_length:
         raise InvalidInput(
             f"{field} is longer than {max_length} characters", field=field, max=max_length
