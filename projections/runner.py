@@ -35,7 +35,7 @@ class Projector:
     def __init__(self, app: DialogueLedger, views: Sequence[type[View]] = ALL_VIEWS, *,
                  prefix: str | None = None, batch_size: int = 2_000,
                  poll_interval: float = 0.05, commit_interval: float = 0.005,
-                 rebuild_batch_size: int = 50_000) -> None:
+                 rebuild_batch_size: int = 100_000) -> None:
         """``prefix`` names a fixed set of view tables; by default the projector serves the
         live generation and follows it when a blue/green rebuild replaces it.
 
@@ -121,7 +121,7 @@ class Projector:
 
     def _apply(self, changes: list[Change], up_to: int) -> None:
         behind = [s for s in self.stores if self._positions[s.view.name] < up_to]
-        with behind[0].transaction() as cursor:
+        with behind[0].transaction(large=self._bulk) as cursor:
             for store in behind:
                 after = self._positions[store.view.name]
                 bulk = self._bulks.get(store.view.name) if self._bulk else None
@@ -153,7 +153,7 @@ class Projector:
         finally:
             self.batch_size = following
             self._bulk = False
-            with self._lock, view_transaction(self.datastore) as cursor:
+            with self._lock, view_transaction(self.datastore, large=True) as cursor:
                 for store in chosen:
                     store.create_indexes_in(cursor)
         return position

@@ -103,12 +103,12 @@ class ViewStore:
 
     # --- writing -----------------------------------------------------------------------
     @contextmanager
-    def transaction(self, *, commit: bool = True) -> Iterator[Any]:
+    def transaction(self, *, commit: bool = True, large: bool = False) -> Iterator[Any]:
         if not commit:
             with self.datastore.transaction(commit=False) as cursor:
                 yield cursor
             return
-        with view_transaction(self.datastore) as cursor:
+        with view_transaction(self.datastore, large=large) as cursor:
             yield cursor
 
     def apply(self, changes: Sequence[Change], up_to: int) -> None:
@@ -137,8 +137,14 @@ class ViewStore:
             return [dict(row) for row in cursor.fetchall()]
 
 
+#: Memory for a rebuild's transactions (SQLite page cache, PostgreSQL work_mem and
+#: maintenance_work_mem), in MB.
+LARGE_CACHE_MB = 256
+
+
 @contextmanager
-def view_transaction(datastore: SQLiteDatastore | PostgresDatastore) -> Iterator[Any]:
+def view_transaction(datastore: SQLiteDatastore | PostgresDatastore, *,
+                     large: bool = False) -> Iterator[Any]:
     """A committing transaction for view tables, whose commit does not wait for the disk.
 
     Views are derived data: their rows commit together with their tracking positions, so a
@@ -147,11 +153,16 @@ def view_transaction(datastore: SQLiteDatastore | PostgresDatastore) -> Iterator
     commands down (on SQLite the views and the events share one write-ahead log). The events
     themselves keep the library's durable commits: on SQLite ``synchronous`` is set for this
     transaction only and restored on the pooled connection; on PostgreSQL
-    ``synchronous_commit`` is ``SET LOCAL``.
+    ``synchronous_commit`` is ``SET LOCAL``. A ``large`` transaction (a rebuild's) gets a
+    page cache big enough to hold what it writes on SQLite (else pages spill to the log and
+    are written again), and more memory for joins, sorts and index builds on PostgreSQL.
     """
     if isinstance(datastore, PostgresDatastore):
         with datastore.transaction(commit=True) as cursor:
             cursor.execute("SET LOCAL synchronous_commit = off")
+            if large:
+                cursor.execute(f"SET LOCAL work_mem = '{LARGE_CACHE_MB}MB'")
+                cursor.execute(f"SET LOCAL maintenance_work_mem = '{LARGE_CACHE_MB}MB'")
             yield cursor
         return
     with datastore.get_connection(commit=True) as connection:
@@ -159,12 +170,17 @@ def view_transaction(datastore: SQLiteDatastore | PostgresDatastore) -> Iterator
             pragma.execute("PRAGMA synchronous")
             durable = pragma.fetchone()[0]
             pragma.execute("PRAGMA synchronous = NORMAL")
+            pragma.execute("PRAGMA cache_size")
+            cache = pragma.fetchone()[0]
+            if large:
+                pragma.execute(f"PRAGMA cache_size = -{LARGE_CACHE_MB * 1024}")
         try:
             with connection.transaction(commit=True) as cursor:
                 yield cursor
         finally:
             with connection.cursor() as pragma:
                 pragma.execute(f"PRAGMA synchronous = {int(durable)}")
+                pragma.execute(f"PRAGMA cache_size = {int(cache)}")
 
 
 class Batch:

@@ -9,6 +9,7 @@ in ``posts`` alone (most posts are never edited: this halves the rows a rebuild 
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import orjson
@@ -54,6 +55,8 @@ class ThreadsView(View):
 
     @classmethod
     def bulk(cls, dialect: Dialect, events_table: str, prefix: str) -> Bulk | None:
+        if dialect is Dialect.SQLITE and sqlite3.sqlite_version_info < (3, 33):
+            return None  # no UPDATE ... FROM: the handlers rebuild it
         return threads_bulk.ThreadsBulk(dialect, events_table, prefix)
 
 
