@@ -22,7 +22,7 @@ from ledger.application import DialogueLedger, created_tables_race
 from projections import generations
 from projections.change import Change
 from projections.log import EventLog
-from projections.store import ViewStore, view_transaction
+from projections.store import ViewMoved, ViewStore, view_transaction
 from projections.view import Bulk, View
 from projections.views import ALL_VIEWS
 from projections.wakeup import PostgresWakeup
@@ -115,7 +115,11 @@ class Projector:
                 else:
                     changes = self.log.read(start + 1, head, self._topics, self.batch_size)
                     up_to = head if len(changes) < self.batch_size else changes[-1].position
-                self._apply(changes, up_to)
+                try:
+                    self._apply(changes, up_to)
+                except ViewMoved:  # another projector got there first: start from there
+                    self.refresh()
+                    continue
                 if progress is not None:
                     progress(up_to - start)
 
@@ -124,6 +128,7 @@ class Projector:
         with behind[0].transaction(large=self._bulk) as cursor:
             for store in behind:
                 after = self._positions[store.view.name]
+                store.claim(cursor, after)
                 bulk = self._bulks.get(store.view.name) if self._bulk else None
                 if bulk is not None:
                     bulk.apply_in(cursor, after + 1, up_to)

@@ -9,12 +9,13 @@ stored one fails the insert (and so the batch).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
@@ -23,6 +24,11 @@ from projections.tables import Dialect
 from projections.view import View
 
 Row = dict[str, Any]
+
+
+class ViewMoved(IntegrityError):
+    """Another projector moved a view on while this one read a batch for it."""
+
 Key = Any  # a one-column key's value, or a tuple of values
 _MISSING: Row = {}
 
@@ -50,6 +56,8 @@ class ViewStore:
                          for t in view.tables}
         self._keys = {t.name: t.key for t in view.tables}
         self._columns = {t.name: t.column_names for t in view.tables}
+        digest = hashlib.sha256(self.tracking_name.encode()).digest()
+        self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
         #: A row's key (a value for one-column keys, else a tuple), and its parameters.
         self._key_of = {t.name: itemgetter(*t.key) for t in view.tables}
         self._params_of = {t.name: itemgetter(*t.column_names) for t in view.tables}
@@ -100,6 +108,30 @@ class ViewStore:
     # --- position ----------------------------------------------------------------------
     def position(self) -> int:
         return self.tracker.max_tracking_id(self.tracking_name) or 0
+
+    def claim(self, cursor: Any, after: int) -> None:
+        """Within a batch's transaction, before applying it: make sure the view is still at
+        ``after``, the position the batch was read from, and keep it there until the batch
+        commits. Otherwise another projector has applied some of the batch meanwhile, and
+        applying it again would count those events twice (the tracking record alone only
+        refuses positions that are not newer), so this raises :class:`ViewMoved` and the
+        caller reads its position again. On PostgreSQL a transaction-scoped advisory lock per
+        view makes projectors take turns (a read committed transaction would otherwise see
+        another's commit halfway through); SQLite has one writer at a time, and a transaction
+        that read before another's commit cannot write after it."""
+        if self.dialect is Dialect.POSTGRES:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            table = self._pg_tracking_table()
+        else:
+            table = "tracking"
+        cursor.execute(self.dialect.sql(
+            f"SELECT MAX(notification_id) AS position FROM {table} "
+            "WHERE application_name = ?"), (self.tracking_name,))
+        row = cursor.fetchone()
+        position = (row["position"] if row is not None else None) or 0
+        if position != after:
+            raise ViewMoved(f"{self.tracking_name} is at {position}, not {after}: "
+                            "another projector applied these events")
 
     # --- writing -----------------------------------------------------------------------
     @contextmanager

@@ -360,3 +360,26 @@ def test_the_database_reads_an_event_time_as_the_handlers_do(
         cursor.execute(sql, (moment,))
         row = cursor.fetchone()
     assert row["us"] == to_us(moment)
+
+
+# --- two projectors on the same views ----------------------------------------------------
+def test_a_projector_that_fell_behind_another_never_applies_its_events_again(
+        ledger: DialogueLedger, projectors: MakeProjector) -> None:
+    world = build_world(ledger)
+    _, opening = start_thread(ledger, world.circle, world.alice)
+    prefix = f"t{uuid4().hex[:8]}_"
+    first, second = projectors(prefix=prefix), projectors(prefix=prefix)
+    assert first.position == second.position
+    ledger.reply(opening, "Counted once", actor_id=world.bob)
+    ledger.acknowledge_post(opening, actor_id=world.rep)
+    first.catch_up()
+    ledger.reply(opening, "And this one", actor_id=world.carol)
+    # The second still believes the views are where both started: it must not apply the
+    # first's events again, only what came after them.
+    assert second.position < first.position
+    assert second.catch_up() == ledger.position
+    assert second.position == ledger.position
+    rebuilt = projectors()
+    rebuilt.rebuild()
+    first.refresh()
+    assert_same_views(first, rebuilt)
