@@ -1,8 +1,12 @@
 """The HTTP API: ``create_app()`` builds it on the configured store.
 
-The eventsourcing library is synchronous: every endpoint that touches the store is a plain
-``def``, which FastAPI runs in its thread pool, so the event loop is never blocked; the live
-event stream reads the store through ``asyncio.to_thread``.
+The eventsourcing library is synchronous: most endpoints that touch the store are plain
+``def``s, which FastAPI runs in its thread pool, so the event loop is never blocked. The
+busiest are ``async def``s that answer from memory (tokens, visibility, view bodies) and go to
+the thread pool only on a miss, and replies run in the commands' own few threads
+(``api.routes.common.run_command``); the live event stream reads the store through
+``asyncio.to_thread``. Repeated view requests are answered before routing
+(``api/answers.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
 
 from api import problems
+from api.answers import AnswersMiddleware
 from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import (
@@ -76,12 +81,12 @@ def create_app(env: Mapping[str, str] | None = None, *, follow: bool = True,
         svc = Services(ledger=ledger, projector=projector, reader=ViewReader(projector),
                        report=ListeningReport(projector))
         app.state.services = svc
-        # Whatever this process records may change who sees what: look afresh.
-        ledger.listeners.append(lambda position: svc.visibility.clear())
+        ledger.listeners.append(lambda position: _forget(svc))
         app.state.community_index = CommunityIndex(svc)
         try:
             yield
         finally:
+            svc.commands.shutdown(wait=True)
             projector.stop()
             ledger.close()
 
@@ -89,9 +94,18 @@ def create_app(env: Mapping[str, str] | None = None, *, follow: bool = True,
                   lifespan=lifespan, default_response_class=ORJSONResponse)
     app.state.metrics = metrics
     problems.install(app)
-    for module in (system, communities, nominations, threads, listening, moderation, reports,
+    # Routes are matched in order, one by one: the busiest first (no two paths overlap,
+    # so the order decides nothing else).
+    for module in (threads, reports, system, communities, nominations, listening, moderation,
                    events, audit):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit)
+    app.add_middleware(AnswersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def _forget(svc: Services) -> None:
+    """Whatever this process records may change who sees what: look afresh."""
+    svc.visibility.clear()
+    svc.answers.clear()

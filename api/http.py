@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
+from uuid import UUID
 
 import orjson
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.answers import Answer, credential, view_answer
 from api.problems import Problem
 from api.services import Services
 from ledger.application import Receipt
@@ -27,7 +31,8 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 def receipt_response(receipt: Receipt, *, created: str | None = None) -> Response:
     """A command's answer: what it created or changed, and the ledger position to wait for
-    (``min_position``) before reading. ``created`` (a path, or "" for none) makes it 201."""
+    (``min_position``) before reading. ``created`` (the path to read what it created)
+    makes it 201 Created with that Location."""
     body = {"id": str(receipt.id), "position": receipt.position}
     headers = {"X-Ledger-Position": str(receipt.position)}
     if receipt.replayed:  # the same answer as the first time; only this header tells
@@ -50,6 +55,13 @@ def wait_for(svc: Services, min_position: int | None) -> None:
                       headers={"Retry-After": "1"}, position=svc.projector.position)
 
 
+async def reached(svc: Services, min_position: int | None) -> None:
+    """:func:`wait_for` for ``async`` endpoints: at once when the views are there already
+    (then the position is also within the ledger's head), else in the thread pool."""
+    if min_position is not None and min_position > svc.projector.position:
+        await run_in_threadpool(wait_for, svc, min_position)
+
+
 def view_response(request: Request, svc: Services, data: Any) -> Response:
     """A view with a strong ETag over its bytes; ``If-None-Match`` answers 304."""
     body = orjson.dumps(data, default=str)
@@ -64,12 +76,64 @@ def cached_view(request: Request, svc: Services, key: tuple[Any, ...],
     position = svc.projector.position
     known = svc.views.get((*key, position))
     if known is None:
-        body = orjson.dumps(build(), default=str)
-        known = (body, _etag(body))
+        known = _build(build)
         svc.views[(*key, position)] = known
         while len(svc.views) > 256:
             svc.views.popitem(last=False)
     return _send(request, svc, *known)
+
+
+async def served_view(request: Request, svc: Services, key: tuple[Any, ...],
+                      build: Callable[[], Any], *, community: UUID | None = None,
+                      valid_until: float | None = None) -> Response:
+    """:func:`cached_view` for ``async`` endpoints: a hit is answered on the event loop; a
+    miss is built in the thread pool, once however many requests for it arrive meanwhile
+    (they wait for that build instead of each building the same body).
+
+    The answer is also left in ``svc.answers`` for the same request again (see
+    ``api/answers.py``), valid while the views stay at this position, the principal and
+    the visibility of ``community`` (if the route checked one) stay known, and, if given,
+    until ``valid_until`` (``time.monotonic()``)."""
+    position = svc.projector.position
+    full_key = (*key, position)
+    known = svc.views.get(full_key)
+    if known is None:
+        pending = svc.building.get(full_key)
+        if pending is None:
+            pending = asyncio.ensure_future(run_in_threadpool(_build, build))
+            svc.building[full_key] = pending
+            pending.add_done_callback(lambda _: svc.building.pop(full_key, None))
+        known = await asyncio.shield(pending)
+        svc.views[full_key] = known
+        while len(svc.views) > 256:
+            svc.views.popitem(last=False)
+    _remember(request, svc, known, position, community, valid_until)
+    return _send(request, svc, *known)
+
+
+def _remember(request: Request, svc: Services, known: tuple[bytes, str], position: int,
+              community: UUID | None, valid_until: float | None) -> None:
+    token_digest = credential(request.headers.get("authorization", ""))
+    token = None if token_digest is None else svc.tokens.get(token_digest)
+    if token_digest is None or token is None:
+        return
+    expires = [token[1]]
+    if community is not None:
+        seen = svc.visibility.get((community, token[0].person_id, False))
+        if seen is None:  # cleared by a write meanwhile: answer afresh next time
+            return
+        expires.append(seen[1])
+    if valid_until is not None:
+        expires.append(valid_until)
+    if request.method == "GET" and position == svc.projector.position:
+        svc.answers.remember(request.scope, token_digest, Answer(
+            body=known[0], etag=known[1], position=position, expires=min(expires),
+            route=request.scope.get("route")))
+
+
+def _build(build: Callable[[], Any]) -> tuple[bytes, str]:
+    body = orjson.dumps(build(), default=str)
+    return body, _etag(body)
 
 
 def _etag(body: bytes) -> str:
@@ -77,15 +141,8 @@ def _etag(body: bytes) -> str:
 
 
 def _send(request: Request, svc: Services, body: bytes, etag: str) -> Response:
-    headers = {"ETag": etag, "X-View-Position": str(svc.projector.position),
-               "Cache-Control": "no-cache"}
-    if etag in _tags(request.headers.get("if-none-match", "")):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=JSON, headers=headers)
-
-
-def _tags(header: str) -> set[str]:
-    return {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
+    return view_answer(request.headers.get("if-none-match"), body, etag,
+                       svc.projector.position)
 
 
 def page(items: Sequence[dict[str, Any]], key: Callable[[dict[str, Any]], list[Any]],

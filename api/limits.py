@@ -24,10 +24,20 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        declared: bytes | None = None
+        chunked = False
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                declared = value
+            elif name == b"transfer-encoding":
+                chunked = True
         if declared is not None and (not declared.isdigit()
                                      or int(declared) > self.max_bytes):
             await self._refuse(scope, receive, send)
+            return
+        if not chunked and (declared == b"0" or (declared is None
+                            and scope.get("http_version") in ("1.0", "1.1"))):
+            await self.app(scope, receive, send)  # HTTP/1 without a body: nothing to count
             return
         seen = 0
         started = False

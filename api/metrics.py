@@ -22,9 +22,21 @@ class Metrics:
         self.events = Gauge("dialogue_ledger_events_recorded",
                             "The ledger's position: events recorded so far",
                             registry=self.registry)
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.lag = Gauge("dialogue_ledger_projection_lag_events",
                          "Events recorded that the views have not yet applied",
                          registry=self.registry)
+
+    def series(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        """The request counter and latency histogram of a method, route and status,
+        looked up once (``labels`` takes a lock and builds its key on every call)."""
+        key = (method, route, status)
+        found = self._series.get(key)
+        if found is None:
+            found = (self.requests.labels(method, route, str(status)),
+                     self.latency.labels(method, route))
+            self._series[key] = found
+        return found
 
     def render(self, head: int, view_position: int) -> bytes:
         self.events.set(head)
@@ -55,6 +67,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, sending)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            method = scope.get("method", "")
-            self.metrics.requests.labels(method, route, str(status["code"])).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+            count, latency = self.metrics.series(scope.get("method", ""), route,
+                                                 status["code"])
+            count.inc()
+            latency.observe(time.perf_counter() - started)

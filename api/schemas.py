@@ -55,11 +55,11 @@ class PersonRefIn(Body):
 
 
 class RuleIn(Body):
-    quorum: int = Field(3, ge=1, le=10_000)
-    threshold: float = Field(0.6, gt=0, le=1)
-    min_community_votes: int = Field(2, ge=1, le=10_000)
-    deadline_days: int = Field(7, ge=1, le=365)
-    direct_invitations: bool = False
+    quorum: int = Field(3, ge=1, le=10_000, examples=[3])
+    threshold: float = Field(0.6, gt=0, le=1, examples=[0.6])
+    min_community_votes: int = Field(2, ge=1, le=10_000, examples=[2])
+    deadline_days: int = Field(7, ge=1, le=365, examples=[7])
+    direct_invitations: bool = Field(False, examples=[False])
 
 
 class CommunityIn(Body):
@@ -99,7 +99,8 @@ class ReplyIn(Body):
 
 
 class EditIn(Body):
-    body: str = Field(min_length=1, max_length=20_000)
+    body: str = Field(min_length=1, max_length=20_000,
+                      examples=["Correction: the outage lasted 30 hours, not 20."])
 
 
 class CommitmentIn(Body):

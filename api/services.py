@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -11,14 +13,18 @@ from uuid import UUID
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from api.answers import Answers, credential
 from api.problems import Problem
-from api.tokens import ApiToken, TokenRole, digest_of, find_token
+from api.tokens import ApiToken, TokenRole, find_token
 from ledger.application import DialogueLedger
 from ledger.domain import Community, Membership, Status
 from ledger.errors import NotFound
 from projections.queries import ViewReader
 from projections.report import ListeningReport
 from projections.runner import Projector
+
+#: Commands run at once by one API process.
+COMMAND_THREADS = 4
 
 
 @dataclass
@@ -40,11 +46,22 @@ class Services:
         default_factory=dict)
     #: Community ids by the references (ids, slugs) looked up so far.
     community_refs: dict[str, UUID] = field(default_factory=dict)
-    #: The community of each thread, post, nomination, ... looked up so far.
-    communities_of: dict[UUID, UUID] = field(default_factory=dict)
+    #: The community of each thread, post, nomination, ... looked up so far, by
+    #: (class name, id): an aggregate never changes class or community.
+    communities_of: dict[tuple[str, UUID], UUID] = field(default_factory=dict)
     #: Finished view bodies by (what, live position): recomputed only after a change.
     views: OrderedDict[tuple[Any, ...], tuple[bytes, str]] = field(
         default_factory=OrderedDict)
+    #: The worker threads that run commands (``api.routes.common.run_command``): a few,
+    #: so that one decides while another waits for its commit, without many threads
+    #: contending for the GIL and the store's single writer.
+    commands: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
+        COMMAND_THREADS, thread_name_prefix="command"))
+    #: Finished answers to repeated view requests (``api/answers.py``).
+    answers: Answers = field(default_factory=Answers)
+    #: View bodies being built (in the thread pool) by the same keys.
+    building: dict[tuple[Any, ...], asyncio.Future[tuple[bytes, str]]] = field(
+        default_factory=dict)
 
 
 async def services(request: Request) -> Services:
@@ -68,15 +85,14 @@ class Principal:
 async def principal(request: Request) -> Principal:
     """The bearer token's person; 401 without a valid token."""
     header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    digest = credential(header)
+    if digest is None:
         raise _unauthorised()
     svc: Services = request.app.state.services
-    digest = digest_of(token)
     known = svc.tokens.get(digest)
     if known is not None and known[1] > time.monotonic():
         return known[0]
+    token = header.partition(" ")[2].strip()
     record: ApiToken | None = await run_in_threadpool(find_token, svc.ledger, token)
     if record is None:
         svc.tokens.pop(digest, None)
@@ -111,14 +127,38 @@ def visible_community(svc: Services, who: Principal, community_id: UUID,
     """The community, if the principal may see it. Outsiders get 404 for an invitation-only
     community, exactly as for one that does not exist; auditors see every community. With
     ``invited``, a pending invitation is enough (to answer it)."""
+    known = known_visible_community(svc, who, community_id, invited=invited)
+    if known is not None:
+        return known
     key = (community_id, who.person_id, invited)
-    known = svc.visibility.get(key)
-    if known is not None and known[1] > time.monotonic():
-        return known[0]
     community = _visible_community(svc, who, community_id, invited=invited)
     if len(svc.visibility) > 10_000:
         svc.visibility.clear()
     svc.visibility[key] = (community, time.monotonic() + svc.visibility_ttl)
+    return community
+
+
+def known_visible_community(svc: Services, who: Principal, community_id: UUID,
+                            *, invited: bool = False) -> Community | None:
+    """The community if it was found visible to the principal less than
+    ``visibility_ttl`` seconds ago (and nothing was recorded here since); None if that is
+    not known (not that it is invisible): from memory only, so it may run on the event
+    loop."""
+    known = svc.visibility.get((community_id, who.person_id, invited))
+    if known is not None and known[1] > time.monotonic():
+        return known[0]
+    return None
+
+
+async def seen_community(svc: Services, who: Principal, community_id: UUID,
+                         *, invited: bool = False) -> Community:
+    """:func:`visible_community` for ``async`` endpoints: from memory when known, else in
+    the thread pool (it loads aggregates), so the event loop never waits on the store."""
+    known = known_visible_community(svc, who, community_id, invited=invited)
+    if known is not None:
+        return known
+    community: Community = await run_in_threadpool(
+        lambda: visible_community(svc, who, community_id, invited=invited))
     return community
 
 

@@ -51,6 +51,14 @@ class CommandIdReused(LedgerError):
     code = "command-id-reused"
 
 
+class CommandIdReusedForAnotherRequest(LedgerError):
+    """The same command id (an API Idempotency-Key) came with another request than the
+    first time: 422, as the IETF Idempotency-Key draft says."""
+
+    code = "idempotency-key-reused"
+    status = 422
+
+
 class ConcurrencyConflict(LedgerError):
     code = "concurrency-conflict"
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
@@ -79,4 +80,15 @@ def events_of(recorder: ApplicationRecorder, aggregate_ids: Sequence[UUID],
         else:
             raise TypeError(f"unsupported recorder {type(recorder).__name__}")
     found.sort(key=lambda n: n.id)
+    return found
+
+
+def stored_events_of(recorder: ApplicationRecorder, aggregate_ids: Sequence[UUID],
+                     ) -> dict[UUID, list[StoredEvent]]:
+    """The stored events of a few aggregates, each in version order, read in one read
+    transaction per 500 aggregates (eventsourcing's ``select_events`` takes one aggregate per
+    transaction). Aggregates without events are absent from the answer."""
+    found: dict[UUID, list[StoredEvent]] = {}
+    for event in events_of(recorder, aggregate_ids):  # ledger order: version order too
+        found.setdefault(cast(UUID, event.originator_id), []).append(event)
     return found

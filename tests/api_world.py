@@ -358,6 +358,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/people"): _row(U, A, A, A, A, F, "any token but an auditor's"),
     ("GET", "/people/{person}"): _row(U, A, A, A, A, A, "public profiles"),
     ("POST", "/organisations"): _row(U, F, F, A, F, F, "token role representative"),
+    ("GET", "/organisations/{organisation}"): _row(
+        U, A, A, A, A, A, "public: name, slug, representatives"),
     ("POST", "/organisations/{organisation}/representatives"): REPRESENTATIVES,
     ("GET", "/organisations/{organisation}/reports/listening"): _row(
         U, A, A, A, A, A, "over the communities the caller may see"),
@@ -406,6 +408,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/commitments/{commitment_id}/abandonment"): REPRESENTATIVES,
     # moderation
     ("POST", "/communities/{community}/moderation-decisions"): MODERATORS,
+    ("GET", "/moderation-decisions/{decision_id}"): _row(
+        U, H, A, F, A, A, "the community's moderators, the people it affects (the world's "
+                          "decision affects the member), auditors"),
     ("POST", "/moderation-decisions/{decision_id}/notice"): MODERATORS,
     ("POST", "/moderation-decisions/{decision_id}/appeal"): _row(
         U, H, A, F, F, F, "the affected author only (403 not-affected-author)"),

@@ -80,6 +80,8 @@ def _calls(w: World) -> dict[tuple[str, str], Call]:
         "/openapi.json": "/openapi.json", "/docs": "/docs",
         "/docs/oauth2-redirect": "/docs/oauth2-redirect", "/redoc": "/redoc",
         "/people/{person}": "/people/ruth",
+        "/organisations/{organisation}": f"/organisations/{w.organisation}",
+        "/moderation-decisions/{decision_id}": f"/moderation-decisions/{d}",
         "/organisations/{organisation}/reports/listening":
             f"/organisations/{w.organisation}/reports/listening",
         "/communities": "/communities",
@@ -191,7 +193,7 @@ REFUSED_BY_RULES: dict[tuple[str, str], dict[str, str]] = {
 FORBIDDEN_CODES = {"token-role", "auditors-cannot-write", "auditors-only",
                    "auditors-and-moderators-only", "not-the-author", "not-affected-author",
                    "not-a-member", "not-a-moderator", "not-a-representative",
-                   "cannot-review-own-decision"}
+                   "cannot-review-own-decision", "moderators-affected-and-auditors-only"}
 
 
 def send(client: TestClient, call: Call, world: World, who: str,

@@ -374,18 +374,25 @@ def test_keys_of_different_people_do_not_collide(api: TestClient, world: World) 
     assert jonas.status_code == 201, jonas.text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GAP: the same Idempotency-Key with a different body for the same command is answered "
-    "as a replay of the first (ledger/application.py _replayed compares only the command "
-    "name and actor), so the second reply is silently dropped. Fix: store a digest of the "
-    "request (command name + arguments) in CommandRecord and refuse a mismatch (409 "
-    "command-id-reused or 422, as the IETF Idempotency-Key draft says)"))
 def test_the_same_key_with_another_body_is_refused(api: TestClient, world: World) -> None:
     headers = {**world.headers("member"), "Idempotency-Key": key()}
     first = api.post(f"/posts/{world.post}/replies", headers=headers, json={"body": "Yes."})
     assert first.status_code == 201
     second = api.post(f"/posts/{world.post}/replies", headers=headers, json={"body": "No!"})
-    assert second.status_code in (409, 422)
+    problem(second, 422, "idempotency-key-reused")
+    again = api.post(f"/posts/{world.post}/replies", headers=headers, json={"body": "Yes."})
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+
+
+def test_the_same_key_on_another_post_is_refused(api: TestClient, world: World) -> None:
+    headers = {**world.headers("member"), "Idempotency-Key": key()}
+    first = api.post(f"/posts/{world.post}/replies", headers=headers, json={"body": "Yes."})
+    assert first.status_code == 201
+    other = api.post(f"/posts/{world.jonas_post}/replies", headers=headers,
+                     json={"body": "Yes."})
+    problem(other, 422, "idempotency-key-reused")
 
 
 # --- receipts, read-your-writes, ETags ----------------------------------------------------
@@ -532,45 +539,31 @@ def test_a_bad_cursor_is_422(api: TestClient, world: World, path: str, cursor: s
 # --- Location headers --------------------------------------------------------------------------
 def _creations(w: World) -> list[Any]:
     c = w.community
-    missing_get = pytest.mark.xfail(strict=True, reason=(
-        "GAP: the 201's Location names a resource with no GET route "
-        "(api/routes/communities.py found_organisation -> /organisations/{slug}; "
-        "api/routes/moderation.py moderate and appeal -> /moderation-decisions/{id}). "
-        "Fix: add GET /organisations/{organisation} and GET /moderation-decisions/"
-        "{decision_id} (visible() for the decision), or point Location at an existing view"))
-    no_location = pytest.mark.xfail(strict=True, reason=(
-        "GAP: since commit 31eb77b, api/routes/threads.py reply and api/routes/listening.py "
-        "acknowledge answer 201 Created with no Location (receipt_response(created=\"\") in "
-        "api/http.py keeps the 201 but drops the header). Fix: restore Location "
-        "/threads/{thread_id} (the thread is known inside the command: let the ledger's "
-        "Receipt carry it, or look it up in communities_of-style cache), or answer 200 "
-        "where nothing addressable is created"))
     return [
         pytest.param("member", "/people", {"handle": "newbie", "display_name": "New Bie"},
                      id="person"),
         pytest.param("representative", "/organisations", {"name": "Eastwind",
                                                           "slug": "eastwind"},
-                     id="organisation", marks=missing_get),
+                     id="organisation"),
         pytest.param("representative", "/communities",
                      {"organisation": "northwind", "name": "Panel", "slug": "panel",
                       "access": "open"}, id="community"),
         pytest.param("member", f"/communities/{c}/threads",
                      {"kind": "question", "title": "Q", "body": "B"}, id="thread"),
-        pytest.param("member", f"/posts/{w.post}/replies", {"body": "R"}, id="reply",
-                     marks=no_location),
+        pytest.param("member", f"/posts/{w.post}/replies", {"body": "R"}, id="reply"),
         pytest.param("member", f"/communities/{c}/nominations",
                      {"nominee": "zara", "statement": "S"}, id="nomination"),
         pytest.param("member", f"/nominations/{w.nomination}/votes",
                      {"choice": "admit", "reason": "R"}, id="vote"),
         pytest.param("representative", f"/posts/{w.post}/acknowledgements", None,
-                     id="acknowledgement", marks=no_location),
+                     id="acknowledgement"),
         pytest.param("representative", f"/communities/{c}/commitments",
                      {"posts": [w.post], "text": "T"}, id="commitment"),
         pytest.param("moderator", f"/communities/{c}/moderation-decisions",
                      {"action": "hide-post", "reason_code": "spam", "statement": "S",
-                      "posts": [w.jonas_post]}, id="moderation-decision", marks=missing_get),
+                      "posts": [w.jonas_post]}, id="moderation-decision"),
         pytest.param("member", f"/moderation-decisions/{w.decision}/appeal", {"text": "T"},
-                     id="appeal", marks=missing_get),
+                     id="appeal"),
         pytest.param("moderator", f"/communities/{w.open_community}/members", None,
                      id="join"),
     ]

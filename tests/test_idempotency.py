@@ -15,6 +15,7 @@ from ledger.domain import (
     Action,
     AppealOutcome,
     Choice,
+    CommandId,
     Nomination,
     Post,
     PostKind,
@@ -24,6 +25,7 @@ from ledger.domain import (
 from ledger.errors import (
     AlreadyVoted,
     CommandIdReused,
+    CommandIdReusedForAnotherRequest,
     InvalidInput,
     LedgerError,
     NotAMember,
@@ -105,6 +107,29 @@ def test_a_command_id_used_for_another_command_is_refused(ledger: DialogueLedger
     open_a_thread(ledger, world, "shared-id")
     with refused(ledger, CommandIdReused):
         join_the_square(ledger, world, "shared-id")
+
+
+def test_a_command_id_retried_with_another_request_is_refused(
+        ledger: DialogueLedger) -> None:
+    world = build_world(ledger)
+    first = open_a_thread(ledger, world, CommandId("retried", request="digest-1"))
+    head = ledger.position
+    with refused(ledger, CommandIdReusedForAnotherRequest):
+        open_a_thread(ledger, world, CommandId("retried", request="digest-2"))
+    again = open_a_thread(ledger, world, CommandId("retried", request="digest-1"))
+    assert (again.id, again.position, again.replayed) == (first.id, first.position, True)
+    assert ledger.position == head
+
+
+def test_a_command_id_without_a_request_digest_is_compared_by_command_and_actor(
+        ledger: DialogueLedger) -> None:
+    world = build_world(ledger)
+    first = open_a_thread(ledger, world, "plain")
+    assert open_a_thread(ledger, world, CommandId("plain", request="digest")).replayed
+    recorded = open_a_thread(ledger, world, CommandId("digested", request="digest"))
+    again = open_a_thread(ledger, world, "digested")
+    assert (again.id, again.replayed) == (recorded.id, True)
+    assert first.id != recorded.id
 
 
 def test_a_refused_command_keeps_its_command_id_free(ledger: DialogueLedger) -> None:

@@ -2,28 +2,75 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import hashlib
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from fastapi import Depends, Header, Query
+from fastapi import Depends, Header, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from api.schemas import ProblemOut
-from api.services import Principal, Services, principal, services
+from api.services import (
+    Principal,
+    Services,
+    known_visible_community,
+    principal,
+    seen_community,
+    services,
+    visible_community,
+)
 from ledger.application import Receipt
+from ledger.domain import CommandId
 from ledger.errors import LedgerError, NotFound
 
+T = TypeVar("T")
 Svc = Annotated[Services, Depends(services)]
 Who = Annotated[Principal, Depends(principal)]
-def scoped(who: Principal, key: str | None) -> str | None:
+
+
+async def caller(request: Request) -> tuple[Services, Principal]:
+    """The services and the principal, for the busiest routes: the same as ``Svc`` and
+    ``Who``, without two dependencies for FastAPI to solve on every request."""
+    return await services(request), await principal(request)
+
+
+class RequestKey(str):
+    """A request's Idempotency-Key, with a digest of the request it came with (method,
+    path, query and body): a retry must repeat the request exactly."""
+
+    request: str
+
+    def __new__(cls, key: str, request: str) -> RequestKey:
+        made = super().__new__(cls, key)
+        made.request = request
+        return made
+
+
+async def idempotency_key(request: Request, key: Annotated[str | None, Header(
+        alias="Idempotency-Key", min_length=1, max_length=200,
+        description="a client-chosen key: a retry with the same key and the same request "
+                    "gets the same answer and records nothing twice; the same key with "
+                    "another request is refused (422 idempotency-key-reused)")] = None,
+        ) -> RequestKey | None:
+    if key is None:
+        return None
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.url.path.encode(),
+                 request.url.query.encode(), await request.body()):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return RequestKey(key, digest.hexdigest())
+
+
+def scoped(who: Principal, key: RequestKey | None) -> CommandId | None:
     """An Idempotency-Key is the client's: two people may use the same one."""
-    return None if key is None else f"api:{who.person_id}:{key}"
+    return None if key is None else CommandId(f"api:{who.person_id}:{key}", key.request)
 
 
-IdempotencyKey = Annotated[str | None, Header(
-    alias="Idempotency-Key", min_length=1, max_length=200,
-    description="a client-chosen key: a retry with the same key gets the same answer and "
-                "records nothing twice")]
+IdempotencyKey = Annotated[RequestKey | None, Depends(idempotency_key)]
 MinPosition = Annotated[int | None, Query(
     ge=0, le=2**62, description="read-your-writes: answer only once the views have reached "
                                 "this ledger position (a command's `position`)")]
@@ -47,6 +94,19 @@ def community_id(svc: Services, ref: str) -> UUID:
     known = svc.community_refs.get(ref)
     if known is not None:
         return known
+    return _look_up_community(svc, ref)
+
+
+async def resolve_community(svc: Services, ref: str) -> UUID:
+    """:func:`community_id` for ``async`` endpoints (the store only on a first look-up)."""
+    known = svc.community_refs.get(ref)
+    if known is not None:
+        return known
+    found: UUID = await run_in_threadpool(_look_up_community, svc, ref)
+    return found
+
+
+def _look_up_community(svc: Services, ref: str) -> UUID:
     try:
         found = svc.ledger.community_id(ref)
     except NotFound:
@@ -64,6 +124,13 @@ def community_of(svc: Services, cls: type[Any], aggregate_id: UUID) -> tuple[Any
     return aggregate, community
 
 
+async def run_command(svc: Services, command: Callable[[], T]) -> T:
+    """Run a command in the commands' own few worker threads (``svc.commands``): the
+    others wait on the event loop, not in threads contending for the store and the GIL."""
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(svc.commands, context.run,
+                                                            command)
+
 
 def guarded(svc: Services, who: Principal, cls: type[Any], aggregate_id: UUID,
             run: Callable[[], Receipt]) -> Receipt:
@@ -78,18 +145,40 @@ def guarded(svc: Services, who: Principal, cls: type[Any], aggregate_id: UUID,
         raise
 
 
-def visible(svc: Services, who: Principal, cls: type[Any], aggregate_id: UUID) -> None:
+def visible(svc: Services, who: Principal, cls: type[Any], aggregate_id: UUID) -> UUID:
     """Check that a community-scoped aggregate exists and the principal may see its
-    community (404 otherwise, as if absent)."""
-    from api.services import visible_community
-
-    community = svc.communities_of.get(aggregate_id)
-    if community is None:  # a thread, post, ... never moves to another community
-        community = svc.ledger.get(cls, aggregate_id).community_id
-        if len(svc.communities_of) > 100_000:
-            svc.communities_of.clear()
-        svc.communities_of[aggregate_id] = community
+    community (404 otherwise, as if absent); its community's id."""
+    community = check_exists(svc, cls, aggregate_id)
     try:
         visible_community(svc, who, community)
     except NotFound:
         raise NotFound(f"no such {cls.__name__.lower()}", id=aggregate_id) from None
+    return community
+
+
+def check_exists(svc: Services, cls: type[Any], aggregate_id: UUID) -> UUID:
+    """That a community-scoped aggregate of this class exists (404 otherwise), and its
+    community's id: loaded once, since neither ever changes."""
+    community = svc.communities_of.get((cls.__name__, aggregate_id))
+    if community is None:
+        community = svc.ledger.get(cls, aggregate_id).community_id
+        if len(svc.communities_of) > 100_000:
+            svc.communities_of.clear()
+        svc.communities_of[(cls.__name__, aggregate_id)] = community
+    return community
+
+
+async def check_visible(svc: Services, who: Principal, cls: type[Any],
+                        aggregate_id: UUID) -> UUID:
+    """:func:`visible` for ``async`` endpoints: answered from memory when the aggregate's
+    community and the principal's view of it are known, else in the thread pool."""
+    community = svc.communities_of.get((cls.__name__, aggregate_id))
+    if community is not None and known_visible_community(svc, who, community) is not None:
+        return community
+    found: UUID = await run_in_threadpool(visible, svc, who, cls, aggregate_id)
+    return found
+
+
+async def seen_community_of(svc: Services, who: Principal, ref: str) -> UUID:
+    """The id of the community ``ref`` names, if the principal may see it."""
+    return (await seen_community(svc, who, await resolve_community(svc, ref))).id

@@ -30,7 +30,7 @@ from api.schemas import (
 )
 from api.services import require_role, require_writer, visible_community
 from api.tokens import TokenRole
-from ledger.domain import AdmissionRule, Person
+from ledger.domain import AdmissionRule, Organisation, Person
 from ledger.errors import NotFound
 
 router = APIRouter(tags=["communities and memberships"])
@@ -65,6 +65,20 @@ def found_organisation(body: OrganisationIn, svc: Svc, who: Who,
     receipt = svc.ledger.found_organisation(body.name, body.slug, actor_id=who.person_id,
                                             command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/organisations/{body.slug}")
+
+
+@router.get("/organisations/{organisation}", response_model=View, responses=READ_RESPONSES,
+            summary="An organisation: its name, slug and representatives")
+def get_organisation(organisation: str, request: Request, svc: Svc, who: Who,
+                     min_position: MinPosition = None) -> Response:
+    wait_for(svc, min_position)
+    found = svc.ledger.get(Organisation, svc.ledger.organisation_id(organisation))
+    people = sorted((svc.ledger.get(Person, p) for p in found.representatives),
+                    key=lambda p: p.handle)
+    return view_response(request, svc, {
+        "id": str(found.id), "name": found.name, "slug": found.slug,
+        "representatives": [{"id": str(p.id), "handle": p.handle,
+                             "display_name": p.display_name} for p in people]})
 
 
 @router.post("/organisations/{organisation}/representatives", response_model=ReceiptOut,

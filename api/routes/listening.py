@@ -16,6 +16,7 @@ from api.routes.common import (
     IdempotencyKey,
     Limit,
     MinPosition,
+    RequestKey,
     Svc,
     Who,
     community_id,
@@ -40,7 +41,7 @@ def acknowledge(post_id: UUID, svc: Svc, who: Who, key: IdempotencyKey = None) -
     require_role(who, REP)
     receipt = guarded(svc, who, Post, post_id, lambda: svc.ledger.acknowledge_post(
         post_id, actor_id=who.person_id, command_id=scoped(who, key)))
-    return receipt_response(receipt, created="")
+    return receipt_response(receipt, created=f"/threads/{svc.ledger.thread_of(post_id)}")
 
 
 @router.get("/communities/{community}/commitments", response_model=View,
@@ -67,7 +68,7 @@ def make_commitment(community: str, body: CommitmentIn, svc: Svc, who: Who,
     return receipt_response(receipt, created=f"/communities/{community}/commitments")
 
 
-def _step(svc: Services, who: Principal, commitment_id: UUID, key: str | None,
+def _step(svc: Services, who: Principal, commitment_id: UUID, key: RequestKey | None,
           command: Callable[..., Receipt], text: str) -> Response:
     """Take a commitment one step (progress, fulfilment, abandonment): representatives."""
     require_role(who, REP)

@@ -46,6 +46,37 @@ def moderate(community: str, body: ModerationIn, svc: Svc, who: Who,
     return receipt_response(receipt, created=f"/moderation-decisions/{receipt.id}")
 
 
+@router.get("/moderation-decisions/{decision_id}", response_model=View,
+            responses=READ_RESPONSES,
+            summary="A decision and its appeal (the community's moderators, the affected "
+                    "people, auditors)")
+def get_decision(decision_id: UUID, request: Request, svc: Svc, who: Who,
+                 min_position: MinPosition = None) -> Response:
+    cid = visible(svc, who, ModerationDecision, decision_id)
+    wait_for(svc, min_position)
+    decision = svc.ledger.get(ModerationDecision, decision_id)
+    if not (who.is_auditor or who.person_id in decision.affected_person_ids
+            or is_moderator_of(svc, who, cid)):
+        raise Problem(403, "moderators-affected-and-auditors-only",
+                      "a decision is for this community's moderators, the people it "
+                      "affects and auditors")
+    outcome = decision.appeal_outcome
+    return view_response(request, svc, {
+        "id": str(decision.id), "community_id": str(decision.community_id),
+        "side": decision.moderator_side.value, "action": decision.action.value,
+        "reason_code": decision.reason_code.value, "statement": decision.statement,
+        "post_ids": [str(p) for p in decision.post_ids],
+        "thread_id": None if decision.thread_id is None else str(decision.thread_id),
+        "member_id": None if decision.member_id is None else str(decision.member_id),
+        "affected_person_ids": [str(p) for p in decision.affected_person_ids],
+        "automated_detection": decision.automated_detection,
+        "author_notified": decision.author_notified,
+        "appeal": {"status": ("none" if decision.appellant_id is None else
+                              "lodged" if outcome is None else outcome.value),
+                   "appellant_id": (None if decision.appellant_id is None
+                                    else str(decision.appellant_id))}})
+
+
 @router.post("/moderation-decisions/{decision_id}/notice", response_model=ReceiptOut,
              responses=COMMAND_RESPONSES, summary="Record the notice sent to the author")
 def notice(decision_id: UUID, body: TextIn, svc: Svc, who: Who,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.http import cached_view, receipt_response, wait_for
+from api.http import reached, receipt_response, served_view
 from api.problems import Problem
 from api.routes.common import (
     COMMAND_RESPONSES,
@@ -18,13 +19,18 @@ from api.routes.common import (
     MinPosition,
     Svc,
     Who,
+    caller,
+    check_exists,
+    check_visible,
     community_id,
     guarded,
+    run_command,
     scoped,
-    visible,
+    seen_community_of,
 )
 from api.schemas import EditIn, ReceiptOut, ReplyIn, ThreadIn, View
 from api.services import require_writer, visible_community
+from ledger.application import Receipt
 from ledger.domain import Post, Thread
 
 router = APIRouter(tags=["threads and posts"])
@@ -34,12 +40,14 @@ router = APIRouter(tags=["threads and posts"])
             responses=READ_RESPONSES,
             summary="Threads by last activity, with counts and whether the organisation "
                     "responded")
-def list_threads(community: str, request: Request, svc: Svc, who: Who, limit: Limit = 50,
-                 after: After = None, min_position: MinPosition = None) -> Response:
-    cid = visible_community(svc, who, community_id(svc, community)).id
-    wait_for(svc, min_position)
-    return cached_view(request, svc, ("threads", cid, limit, after),
-                       lambda: svc.reader.threads(str(cid), limit=limit, after=after))
+async def list_threads(community: str, request: Request, limit: Limit = 50,
+                       after: After = None, min_position: MinPosition = None) -> Response:
+    svc, who = await caller(request)
+    cid = await seen_community_of(svc, who, community)
+    await reached(svc, min_position)
+    return await served_view(request, svc, ("threads", cid, limit, after),
+                             lambda: svc.reader.threads(str(cid), limit=limit, after=after),
+                             community=cid)
 
 
 @router.post("/communities/{community}/threads", response_model=ReceiptOut,
@@ -55,35 +63,45 @@ def open_thread(community: str, body: ThreadIn, svc: Svc, who: Who,
 
 @router.get("/threads/{thread_id}", response_model=View, responses=READ_RESPONSES,
             summary="The public reply tree: latest versions, placeholders for withheld posts")
-def get_thread(thread_id: UUID, request: Request, svc: Svc, who: Who,
-               min_position: MinPosition = None) -> Response:
-    visible(svc, who, Thread, thread_id)
-    wait_for(svc, min_position)
-    return cached_view(request, svc, ("thread", thread_id, "public"),
-                       lambda: svc.reader.thread(str(thread_id)))
+async def get_thread(thread_id: UUID, request: Request,
+                     min_position: MinPosition = None) -> Response:
+    svc, who = await caller(request)
+    community = await check_visible(svc, who, Thread, thread_id)
+    await reached(svc, min_position)
+    return await served_view(request, svc, ("thread", thread_id, "public"),
+                             lambda: svc.reader.thread(str(thread_id)), community=community)
 
 
 @router.get("/threads/{thread_id}/audit", response_model=View, responses=READ_RESPONSES,
             tags=["auditors"],
             summary="Auditors: every version, removed and retracted content, history")
-def audit_thread(thread_id: UUID, request: Request, svc: Svc, who: Who,
-                 min_position: MinPosition = None) -> Response:
+async def audit_thread(thread_id: UUID, request: Request,
+                       min_position: MinPosition = None) -> Response:
+    svc, who = await caller(request)
     if not who.is_auditor:
         raise Problem(403, "auditors-only", "only auditors read the auditor view")
-    svc.ledger.get(Thread, thread_id)
-    wait_for(svc, min_position)
-    return cached_view(request, svc, ("thread", thread_id, "auditor"),
-                       lambda: svc.reader.thread(str(thread_id), audience="auditor"))
+    if ("Thread", thread_id) not in svc.communities_of:  # else known to exist
+        await run_in_threadpool(check_exists, svc, Thread, thread_id)
+    await reached(svc, min_position)
+    return await served_view(request, svc, ("thread", thread_id, "auditor"),
+                             lambda: svc.reader.thread(str(thread_id), audience="auditor"))
 
 
 @router.post("/posts/{post_id}/replies", response_model=ReceiptOut, status_code=201,
              responses=COMMAND_RESPONSES, summary="Reply to a post")
-def reply(post_id: UUID, body: ReplyIn, svc: Svc, who: Who,
-          key: IdempotencyKey = None) -> Response:
+async def reply(post_id: UUID, body: ReplyIn, request: Request,
+                key: IdempotencyKey = None) -> Response:
+    svc, who = await caller(request)
     require_writer(who)
-    receipt = guarded(svc, who, Post, post_id, lambda: svc.ledger.reply(
-        post_id, body.body, kind=body.kind, actor_id=who.person_id, command_id=scoped(who, key)))
-    return receipt_response(receipt, created="")
+
+    def run() -> tuple[Receipt, UUID]:
+        receipt = guarded(svc, who, Post, post_id, lambda: svc.ledger.reply(
+            post_id, body.body, kind=body.kind, actor_id=who.person_id,
+            command_id=scoped(who, key)))
+        return receipt, svc.ledger.thread_of(post_id)  # the reply's thread: its parent's
+
+    receipt, thread_id = await run_command(svc, run)
+    return receipt_response(receipt, created=f"/threads/{thread_id}")
 
 
 @router.post("/posts/{post_id}/edits", response_model=ReceiptOut,

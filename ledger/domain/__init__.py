@@ -2,7 +2,7 @@
 ``check_...`` methods, and changes only by recording past-tense events."""
 
 from ledger.domain.base import Act, Side
-from ledger.domain.command_record import CommandRecord
+from ledger.domain.command_record import CommandId, CommandRecord
 from ledger.domain.commitment import Commitment, CommitmentStatus
 from ledger.domain.community import Access, AdmissionRule, Community
 from ledger.domain.membership import JoinedVia, Membership, Role, Status
@@ -20,6 +20,7 @@ __all__ = [
     "AdmissionRule",
     "AppealOutcome",
     "Choice",
+    "CommandId",
     "CommandRecord",
     "Commitment",
     "CommitmentStatus",
