@@ -12,11 +12,15 @@ the thread pool only on a miss, and replies run in the commands' own few threads
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import ORJSONResponse
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from api import problems
 from api.answers import AnswersMiddleware
@@ -41,6 +45,10 @@ from projections.report import ListeningReport
 from projections.runner import Projector
 
 DEFAULT_BODY_LIMIT = 64 * 1024
+#: The routes' modules. Routes are matched in order, one by one: the busiest first (no two
+#: paths overlap, so the order decides nothing else).
+ROUTES = (threads, reports, system, communities, nominations, listening, moderation, events,
+          audit)
 
 DESCRIPTION = """
 Dialogue Ledger records an organisation's dialogue with its community as immutable events,
@@ -94,15 +102,38 @@ def create_app(env: Mapping[str, str] | None = None, *, follow: bool = True,
                   lifespan=lifespan, default_response_class=ORJSONResponse)
     app.state.metrics = metrics
     problems.install(app)
-    # Routes are matched in order, one by one: the busiest first (no two paths overlap,
-    # so the order decides nothing else).
-    for module in (threads, reports, system, communities, nominations, listening, moderation,
-                   events, audit):
+    for module in ROUTES:
         app.include_router(module.router)
+    _keep_examples_whole(app, [r for m in ROUTES for r in m.router.routes])
     app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit)
     app.add_middleware(AnswersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def _keep_examples_whole(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
+    """FastAPI drops every null from the examples in the OpenAPI document it generates
+    (fastapi#5559), so a view's example would lose its null-valued keys: put the routes'
+    examples back as written."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        for route in routes:
+            if not isinstance(route, APIRoute):
+                continue
+            for status, response in route.responses.items():
+                for media, entry in response.get("content", {}).items():
+                    for method in route.methods or ():
+                        shown = document["paths"][route.path_format][method.lower()][
+                            "responses"][str(status)]["content"][media]
+                        shown.update({k: jsonable_encoder(entry[k])
+                                      for k in ("example", "examples") if k in entry})
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _forget(svc: Services) -> None:

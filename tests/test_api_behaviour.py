@@ -645,6 +645,26 @@ def test_the_stream_carries_the_community_s_changes_only(client: TestClient,
     assert [int(e["id"]) for e in _events(resumed.text)] == [ours[1]["position"]]
 
 
+def test_the_stream_carries_the_community_s_own_changes(client: TestClient,
+                                                       stored: WorldCopy) -> None:
+    import orjson
+
+    w = stored.world
+    since = ledger_position(client)
+    changed = client.put(f"/communities/{w.community}/admission-rule",
+                         headers=w.headers("representative"),
+                         json={"quorum": 3, "threshold": 0.6, "min_community_votes": 2,
+                               "deadline_days": 7, "direct_invitations": True})
+    assert changed.status_code == 200, changed.text
+    response = client.get(f"/communities/{w.community}/events", headers=w.headers("member"),
+                          params={"since": since, "max_events": 1, "timeout": 10})
+    (event,) = _events(response.text)
+    community = client.get(f"/communities/{w.community}", headers=w.headers("member")).json()
+    assert orjson.loads(event["data"]) == {"position": changed.json()["position"],
+                                           "id": community["id"],
+                                           "kind": "Community.AdmissionRuleChanged"}
+
+
 def test_a_quiet_stream_ends_at_its_timeout(api: TestClient, world: World) -> None:
     response = api.get(f"/communities/{world.community}/events",
                        headers=world.headers("member"), params={"timeout": 0.3})

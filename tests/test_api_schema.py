@@ -13,8 +13,10 @@ parameters name the world's real objects 80% of the time (so that cases get past
 the stateful phase is not run by the pytest integration.
 
 What the checks can see: receipts and problem documents have schemas; every view is
-documented as "an object" (``View = dict[str, Any]``), so for views the schema check only
-guards the JSON shape (reported; ``test_every_view_has_an_example`` pins the gap).
+documented as "an object" (``View = dict[str, Any]``) with an example of a real answer
+(``api/examples.py``), so for views the schema check only guards the JSON shape; the examples
+are checked against the real answers by
+``test_every_documented_example_has_the_shape_of_the_real_answer``.
 
 What is left out, and why:
 
@@ -29,14 +31,19 @@ What is left out, and why:
 from __future__ import annotations
 
 import atexit
+import csv
+import io
+import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.python.asgi import shutdown_lifespans
@@ -45,9 +52,10 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from starlette.routing import BaseRoute
 
 from api.app import create_app
-from tests.api_world import Template, build_template, copy_template
+from tests.api_world import Template, World, build_template, copy_template
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance,
           content_type_conformance]
@@ -186,13 +194,6 @@ def test_every_request_body_has_an_example() -> None:
     assert not missing
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GAP: every view's 200 is documented as View = dict[str, Any] (api/schemas.py): no "
-    "schema and no example, so /docs shows nothing of a view's shape and "
-    "response_schema_conformance can only check 'an object'. Fix: response models (or at "
-    "least json_schema_extra examples) for the views: community, roster, threads, thread, "
-    "audit thread, nominations, nomination, commitments, moderation log, reports, people, "
-    "and /healthz and /readyz"))
 def test_every_view_has_an_example() -> None:
     document = _openapi()
     schemas = document["components"]["schemas"]
@@ -208,8 +209,201 @@ def test_every_view_has_an_example() -> None:
     assert not missing
 
 
+def test_the_document_shows_the_examples_as_written_nulls_included() -> None:
+    from fastapi.encoders import jsonable_encoder
+
+    from api.app import ROUTES
+
+    document = _openapi()
+    compared = 0
+    for route in (r for module in ROUTES for r in module.router.routes):
+        if not isinstance(route, APIRoute):
+            continue
+        for status, response in route.responses.items():
+            for media, entry in response.get("content", {}).items():
+                shown = document["paths"][route.path_format]["get" if "GET" in (
+                    route.methods or ()) else sorted(route.methods or ())[0].lower()][
+                    "responses"][str(status)]["content"][media]
+                for key in ("example", "examples"):
+                    if key in entry:
+                        assert shown[key] == jsonable_encoder(entry[key]), route.path_format
+                        compared += 1
+    assert compared >= 20
+    assert "null" in json.dumps(document["paths"]["/threads/{thread_id}"]["get"]["responses"][
+        "200"]["content"]["application/json"]["example"])
+
+
 def test_the_event_stream_is_documented_as_an_event_stream() -> None:
     document = _openapi()
     content = document["paths"]["/communities/{community}/events"]["get"]["responses"]["200"][
         "content"]
     assert list(content) == ["text/event-stream"]
+
+
+# --- the documented examples are true --------------------------------------------------------
+JSON, JSONL, CSV, SSE = "application/json", "application/jsonl", "text/csv", "text/event-stream"
+#: Objects whose keys are data (counts by side, by reason), not a shape.
+MAPS = {"by_side", "by_reason"}
+#: The demo thread api/examples.py shows.
+EXAMPLE_THREAD = "A community solar co-op on school roofs"
+Key = tuple[str, str, str]  # path, media type, example name ("" for a lone example)
+
+
+def _documented_examples(document: dict[str, Any]) -> set[Key]:
+    """Which GETs' 200 answers show an example in the OpenAPI document."""
+    return {(path, media, name) for path, item in document["paths"].items()
+            if "get" in item
+            for media, entry in item["get"]["responses"]["200"].get("content", {}).items()
+            for name in ([""] if "example" in entry else []) + list(entry.get("examples", {}))}
+
+
+def _attached_examples(routes: Sequence[BaseRoute]) -> dict[Key, Any]:
+    """The examples the GET routes attach to their 200 answers (``responses=``), whole: the
+    OpenAPI document drops every null from them (FastAPI's last pass encodes it with
+    ``exclude_none=True``, fastapi/fastapi#5559)."""
+    found: dict[Key, Any] = {}
+    for route in routes:
+        if not isinstance(route, APIRoute):  # an included router (FastAPI >= 0.160)
+            inner = getattr(route, "original_router", None)
+            found.update(_attached_examples(inner.routes if inner is not None else []))
+            continue
+        if "GET" not in route.methods:
+            continue
+        for media, entry in route.responses.get(200, {}).get("content", {}).items():
+            if "example" in entry:
+                found[(route.path, media, "")] = entry["example"]
+            for name, named in entry.get("examples", {}).items():
+                found[(route.path, media, name)] = named["value"]
+    return found
+
+
+def _real_requests(w: World, thread: str) -> dict[Key, tuple[str, str, dict[str, Any]]]:
+    """Where the real answer to compare each example with is read: the URL, the token's name
+    and the query (the examples' own, where they name one)."""
+    c, october = w.community, {"from": "2026-10-01T00:00:00Z", "to": "2026-11-01T00:00:00Z",
+                               "as_of": "2026-11-01T00:00:00Z"}
+    then = {"as_of": "2026-10-01T00:00:00Z"}
+    moderation = "/audit/exports/moderation"
+    return {
+        ("/healthz", JSON, ""): ("/healthz", "member", {}),
+        ("/readyz", JSON, ""): ("/readyz", "member", {}),
+        ("/people/{person}", JSON, ""): ("/people/ruth", "member", {}),
+        ("/organisations/{organisation}", JSON, ""): (
+            f"/organisations/{w.organisation}", "member", {}),
+        ("/communities", JSON, ""): ("/communities", "member", {}),
+        ("/communities/{community}", JSON, ""): (f"/communities/{c}", "member", {}),
+        ("/communities/{community}/members", JSON, ""): (
+            f"/communities/{c}/members", "member", {"limit": 2}),
+        ("/communities/{community}/threads", JSON, ""): (
+            f"/communities/{c}/threads", "member", {"limit": 2}),
+        ("/threads/{thread_id}", JSON, ""): (f"/threads/{thread}", "member", {}),
+        ("/threads/{thread_id}/audit", JSON, ""): (f"/threads/{thread}/audit", "auditor", {}),
+        ("/communities/{community}/nominations", JSON, ""): (
+            f"/communities/{c}/nominations", "member", {"limit": 2}),
+        ("/nominations/{nomination_id}", JSON, ""): (
+            f"/nominations/{w.voted_nomination}", "member", {}),
+        ("/communities/{community}/commitments", JSON, ""): (
+            f"/communities/{c}/commitments", "member", {}),
+        ("/moderation-decisions/{decision_id}", JSON, ""): (
+            f"/moderation-decisions/{w.appealed_decision}", "auditor", {}),
+        ("/communities/{community}/moderation-log", JSON, ""): (
+            f"/communities/{c}/moderation-log", "auditor", {"limit": 2}),
+        ("/communities/{community}/reports/listening", JSON, ""): (
+            f"/communities/{c}/reports/listening", "member", october),
+        ("/organisations/{organisation}/reports/listening", JSON, ""): (
+            f"/organisations/{w.organisation}/reports/listening", "member", october),
+        ("/communities/{community}/events", SSE, ""): (
+            f"/communities/{c}/events", "member", {"since": 0, "max_events": 2, "timeout": 5}),
+        ("/audit/threads/{thread_id}", JSON, "auditor"): (
+            f"/audit/threads/{thread}", "auditor", then),
+        ("/audit/threads/{thread_id}", JSON, "public"): (
+            f"/audit/threads/{thread}", "auditor", {**then, "audience": "public"}),
+        ("/audit/threads/{thread_id}/history", JSON, ""): (
+            f"/audit/threads/{thread}/history", "auditor", then),
+        ("/audit/communities/{community}/roster", JSON, ""): (
+            f"/audit/communities/{c}/roster", "auditor", then),
+        ("/audit/communities/{community}/moderation-log", JSON, ""): (
+            f"/audit/communities/{c}/moderation-log", "auditor", then),
+        ("/audit/checkpoints", JSON, ""): ("/audit/checkpoints", "auditor", {}),
+        ("/audit/proofs/inclusion", JSON, ""): (
+            "/audit/proofs/inclusion", "auditor", {"position": 150}),
+        ("/audit/proofs/consistency", JSON, ""): (
+            "/audit/proofs/consistency", "auditor", {"old": 1, "new": 2}),
+        (moderation, CSV, ""): (moderation, "auditor", {"format": "csv"}),
+        (moderation, JSONL, "jsonl"): (moderation, "auditor", {"format": "jsonl"}),
+        (moderation, JSONL, "dsa"): (moderation, "auditor", {"format": "dsa"}),
+        ("/audit/exports/events", JSONL, ""): ("/audit/exports/events", "auditor", {}),
+    }
+
+
+def _parsed(media: str, body: Any) -> Any:
+    """A body as JSON values: JSON Lines and Server-Sent Events as lists of their records,
+    CSV as a list of rows keyed by the header (a row of another length is an error)."""
+    if media == JSON:
+        return body
+    if media == JSONL:
+        return [json.loads(line) for line in body.splitlines()]
+    if media == CSV:
+        header, *rows = csv.reader(io.StringIO(body))
+        return [dict(zip(header, row, strict=True)) for row in rows or [[""] * len(header)]]
+    assert media == SSE
+    events: list[dict[str, Any]] = []
+    for block in body.replace("\r\n", "\n").strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append({**fields, "data": json.loads(fields["data"])})
+    return events
+
+
+def _shape_differences(example: Any, real: Any, where: str = "$") -> list[str]:
+    """Where the example's shape differs from the real answer's: the same keys at every
+    level (lists compared by their first items), and the same types of values where neither
+    is null."""
+    if example is None or real is None:
+        return []
+    if type(example) is not type(real):
+        return [f"{where}: {type(example).__name__} in the example, "
+                f"{type(real).__name__} in the answer"]
+    if isinstance(example, list):
+        return _shape_differences(example[0], real[0], f"{where}[0]") if example and real \
+            else []
+    if not isinstance(example, dict):
+        return []
+    if where.rsplit(".", 1)[-1] in MAPS:
+        return [f"{where}.{key}: not a number" for key, value in {**example, **real}.items()
+                if not isinstance(value, int)]
+    differences = []
+    if example.keys() != real.keys():
+        differences.append(f"{where}: keys only in the example "
+                           f"{sorted(example.keys() - real.keys())}, only in the answer "
+                           f"{sorted(real.keys() - example.keys())}")
+    for key in example.keys() & real.keys():
+        differences += _shape_differences(example[key], real[key], f"{where}.{key}")
+    return differences
+
+
+def test_every_documented_example_has_the_shape_of_the_real_answer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every example a GET shows in /docs (api/examples.py) has the shape of what the endpoint
+    really answers in the demo world: the same keys at every level, the same types."""
+    monkeypatch.setenv("DIALOGUE_LEDGER_PUID_KEY", "test-puid-key-" + "0" * 40)  # for DSA
+    app = create_app(copy_template(_TEMPLATE, tmp_path))
+    attached = _attached_examples(app.routes)
+    assert sorted(attached) == sorted(_documented_examples(app.openapi()))
+    w = _TEMPLATE.world
+    with TestClient(app) as client:
+        threads = client.get(f"/communities/{w.community}/threads", headers=w.headers("member"),
+                             params={"limit": 500}).json()["items"]
+        thread = next(t["id"] for t in threads if t["title"] == EXAMPLE_THREAD)
+        requests = _real_requests(w, thread)
+        assert sorted(attached) == sorted(requests), "the examples and the requests differ"
+        differences = {}
+        for (path, media, name), example in attached.items():
+            url, who, query = requests[(path, media, name)]
+            response = client.get(url, headers=w.headers(who), params=query)
+            assert response.status_code == 200, (url, response.text[:300])
+            assert response.headers["content-type"].split(";")[0] == media, url
+            real = response.json() if media == JSON else response.text
+            found = _shape_differences(_parsed(media, example), _parsed(media, real))
+            if found:
+                differences[f"{path} {media} {name}".strip()] = found
+    assert not differences

@@ -12,9 +12,10 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
+from api import examples
 from api.http import json_response, view_response
 from api.problems import Problem
-from api.routes.common import READ_RESPONSES, Svc, Who, community_id
+from api.routes.common import Svc, Who, community_id, read_responses
 from api.schemas import View
 from api.services import Principal, Services
 from ledger.domain import Thread
@@ -49,7 +50,10 @@ def _pit(svc: Services) -> PointInTime:
     return PointInTime(svc.ledger, svc.projector)
 
 
-@router.get("/threads/{thread_id}", response_model=View, responses=READ_RESPONSES,
+@router.get("/threads/{thread_id}", response_model=View, responses=read_responses(content={
+    "application/json": {"examples": {
+        "auditor": {"summary": "audience=auditor (the default)", "value": examples.THREAD_THEN},
+        "public": {"summary": "audience=public", "value": examples.PUBLIC_THREAD_THEN}}}}),
             summary="A thread's reply tree as it stood at a position or time")
 def thread_then(thread_id: UUID, request: Request, svc: Svc, who: Who, at: At = None,
                 as_of: AsOf = None,
@@ -61,7 +65,8 @@ def thread_then(thread_id: UUID, request: Request, svc: Svc, who: Who, at: At = 
                                                         as_of=moment))
 
 
-@router.get("/threads/{thread_id}/history", response_model=View, responses=READ_RESPONSES,
+@router.get("/threads/{thread_id}/history", response_model=View,
+            responses=read_responses(examples.THREAD_HISTORY),
             summary="Every event of a thread, its posts and the moderation acts on them")
 def history(thread_id: UUID, request: Request, svc: Svc, who: Who, at: At = None,
             as_of: AsOf = None) -> Response:
@@ -72,7 +77,8 @@ def history(thread_id: UUID, request: Request, svc: Svc, who: Who, at: At = None
 
 
 @router.get("/communities/{community}/roster", response_model=View,
-            responses=READ_RESPONSES, summary="The roster as it stood at a position or time")
+            responses=read_responses(examples.ROSTER_THEN),
+            summary="The roster as it stood at a position or time")
 def roster_then(community: str, request: Request, svc: Svc, who: Who, at: At = None,
                 as_of: AsOf = None) -> Response:
     _auditor(who)
@@ -82,7 +88,7 @@ def roster_then(community: str, request: Request, svc: Svc, who: Who, at: At = N
 
 
 @router.get("/communities/{community}/moderation-log", response_model=View,
-            responses=READ_RESPONSES,
+            responses=read_responses(examples.MODERATION_LOG_THEN),
             summary="The moderation log as it stood at a position or time")
 def moderation_log_then(community: str, request: Request, svc: Svc, who: Who,
                         at: At = None, as_of: AsOf = None) -> Response:
@@ -92,8 +98,11 @@ def moderation_log_then(community: str, request: Request, svc: Svc, who: Who,
         community_id(svc, community), at=at, as_of=moment))
 
 
-@router.get("/exports/moderation", responses={
-    **READ_RESPONSES, 200: {"content": {"text/csv": {}, "application/jsonl": {}}}},
+@router.get("/exports/moderation", responses=read_responses(content={
+    "text/csv": {"example": examples.MODERATION_CSV},
+    "application/jsonl": {"examples": {
+        "jsonl": {"summary": "format=jsonl", "value": examples.MODERATION_JSONL},
+        "dsa": {"summary": "format=dsa", "value": examples.MODERATION_DSA}}}}),
     summary="Moderation decisions for compliance: CSV, JSON Lines or DSA batches")
 def export_moderation(svc: Svc, who: Who, format: Literal["csv", "jsonl", "dsa"] = "csv",
                       community: Annotated[list[str] | None, Query()] = None,
@@ -151,8 +160,8 @@ def export_moderation(svc: Svc, who: Who, format: Literal["csv", "jsonl", "dsa"]
         "Content-Disposition": f'attachment; filename="moderation.{format}"'})
 
 
-@router.get("/exports/events", responses={
-    **READ_RESPONSES, 200: {"content": {"application/jsonl": {}}}},
+@router.get("/exports/events", responses=read_responses(content={
+    "application/jsonl": {"example": examples.EVENTS_JSONL}}),
     summary="The whole event log as JSON Lines, for an independent copy")
 def export_events(svc: Svc, who: Who) -> Response:
     _auditor(who)
@@ -162,7 +171,8 @@ def export_events(svc: Svc, who: Who) -> Response:
         "Content-Disposition": 'attachment; filename="events.jsonl"'})
 
 
-@router.get("/checkpoints", response_model=View, responses=READ_RESPONSES,
+@router.get("/checkpoints", response_model=View,
+            responses=read_responses(examples.CHECKPOINTS),
             summary="The signed checkpoints recorded so far, newest last")
 def list_checkpoints(request: Request, svc: Svc, who: Who) -> Response:
     _auditor(who)
@@ -170,7 +180,8 @@ def list_checkpoints(request: Request, svc: Svc, who: Who) -> Response:
                                                   for cp in seal.checkpoints(svc.ledger)]})
 
 
-@router.get("/proofs/inclusion", response_model=View, responses=READ_RESPONSES,
+@router.get("/proofs/inclusion", response_model=View,
+            responses=read_responses(examples.INCLUSION_PROOF),
             summary="An RFC 9162 inclusion proof of one event in the latest checkpoint")
 def inclusion(svc: Svc, who: Who,
               position: Annotated[int, Query(ge=1, le=2**62)]) -> Response:
@@ -182,7 +193,8 @@ def inclusion(svc: Svc, who: Who,
     return json_response({**document, "verified": ok})
 
 
-@router.get("/proofs/consistency", response_model=View, responses=READ_RESPONSES,
+@router.get("/proofs/consistency", response_model=View,
+            responses=read_responses(examples.CONSISTENCY_PROOF),
             summary="An RFC 9162 consistency proof between two recorded checkpoints")
 def consistency(svc: Svc, who: Who, old: Annotated[int, Query(ge=1)],
                 new: Annotated[int, Query(ge=1)]) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -86,6 +86,19 @@ READ_RESPONSES: dict[int | str, dict[str, Any]] = {
 COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _PROBLEM, 401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM,
     413: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM}
+
+
+def read_responses(example: Any = None, *, content: dict[str, dict[str, Any]] | None = None,
+                   base: Mapping[int | str, dict[str, Any]] = READ_RESPONSES,
+                   ) -> dict[int | str, dict[str, Any]]:
+    """A read's documented responses: ``base`` (READ_RESPONSES), and a 200 whose example
+    ``/docs`` shows (from ``api/examples.py``). ``example`` is a JSON body; ``content`` gives
+    other media types their OpenAPI media type objects (``{"example": ...}``, or named
+    ``{"examples": {name: {"summary": ..., "value": ...}}}``)."""
+    shown: dict[str, dict[str, Any]] = {} if example is None else {
+        "application/json": {"example": example}}
+    shown.update(content or {})
+    return {**base, 200: {"content": shown}}
 
 
 def community_id(svc: Services, ref: str) -> UUID:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from api import examples
 from api.http import page, receipt_response, view_response, wait_for
 from api.routes.common import (
     COMMAND_RESPONSES,
-    READ_RESPONSES,
     After,
     IdempotencyKey,
     Limit,
@@ -16,6 +16,7 @@ from api.routes.common import (
     Svc,
     Who,
     community_id,
+    read_responses,
     scoped,
 )
 from api.schemas import (
@@ -48,7 +49,8 @@ def register_person(body: PersonIn, svc: Svc, who: Who,
     return receipt_response(receipt, created=f"/people/{receipt.id}")
 
 
-@router.get("/people/{person}", response_model=View, responses=READ_RESPONSES,
+@router.get("/people/{person}", response_model=View,
+            responses=read_responses(examples.PERSON),
             summary="A person's public profile")
 def get_person(person: str, request: Request, svc: Svc, who: Who) -> Response:
     found = svc.ledger.get(Person, svc.ledger.person_id(person))
@@ -67,7 +69,8 @@ def found_organisation(body: OrganisationIn, svc: Svc, who: Who,
     return receipt_response(receipt, created=f"/organisations/{body.slug}")
 
 
-@router.get("/organisations/{organisation}", response_model=View, responses=READ_RESPONSES,
+@router.get("/organisations/{organisation}", response_model=View,
+            responses=read_responses(examples.ORGANISATION),
             summary="An organisation: its name, slug and representatives")
 def get_organisation(organisation: str, request: Request, svc: Svc, who: Who,
                      min_position: MinPosition = None) -> Response:
@@ -93,7 +96,8 @@ def appoint_representative(organisation: str, body: PersonRefIn, svc: Svc, who: 
 
 
 # --- communities ------------------------------------------------------------------------
-@router.get("/communities", response_model=View, responses=READ_RESPONSES,
+@router.get("/communities", response_model=View,
+            responses=read_responses(examples.COMMUNITIES),
             summary="The community directory (only what you may see)")
 def list_communities(request: Request, svc: Svc, who: Who, limit: Limit = 50,
                      after: After = None, min_position: MinPosition = None) -> Response:
@@ -121,7 +125,8 @@ def create_community(body: CommunityIn, svc: Svc, who: Who,
     return receipt_response(receipt, created=f"/communities/{body.slug}")
 
 
-@router.get("/communities/{community}", response_model=View, responses=READ_RESPONSES,
+@router.get("/communities/{community}", response_model=View,
+            responses=read_responses(examples.COMMUNITY),
             summary="One community, by id or slug")
 def get_community(community: str, request: Request, svc: Svc, who: Who,
                   min_position: MinPosition = None) -> Response:
@@ -143,7 +148,7 @@ def change_rule(community: str, body: RuleIn, svc: Svc, who: Who,
 
 # --- memberships ------------------------------------------------------------------------
 @router.get("/communities/{community}/members", response_model=View,
-            responses=READ_RESPONSES, summary="The roster, with roles")
+            responses=read_responses(examples.ROSTER), summary="The roster, with roles")
 def roster(community: str, request: Request, svc: Svc, who: Who, limit: Limit = 100,
            after: After = None, min_position: MinPosition = None) -> Response:
     cid = visible_community(svc, who, community_id(svc, community)).id

@@ -15,8 +15,10 @@ from eventsourcing.persistence import Notification
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
-from api.routes.common import READ_RESPONSES, Svc, Who, community_id
+from api import examples
+from api.routes.common import Svc, Who, community_id, read_responses
 from api.services import Principal, Services, visible_community
+from ledger.domain import Community
 from ledger.errors import NotFound
 
 router = APIRouter(tags=["live"])
@@ -33,8 +35,14 @@ def _still_visible(svc: Services, who: Principal, community: UUID) -> bool:
     return True
 
 
+#: The topics of a community's own events start so (``module:Community.``).
+COMMUNITY_TOPIC = f"{Community.__module__}:{Community.__qualname__}."
+
+
 class CommunityIndex:
-    """Which community an event belongs to (None for people and organisations)."""
+    """Which community an event belongs to: the community itself for its own events (its
+    creation, rule changes), the community named by the aggregate for the others, None for
+    people and organisations."""
 
     def __init__(self, svc: Services, size: int = 50_000) -> None:
         self.svc = svc
@@ -47,8 +55,11 @@ class CommunityIndex:
         if aggregate_id in self.known:
             self.known.move_to_end(aggregate_id)
             return self.known[aggregate_id]
-        state: dict[str, Any] = orjson.loads(notification.state)
-        community = state.get("community_id")
+        if notification.topic.startswith(COMMUNITY_TOPIC):
+            community: str | None = str(aggregate_id)
+        else:
+            state: dict[str, Any] = orjson.loads(notification.state)
+            community = state.get("community_id")
         if community is None and notification.originator_version > 1:
             try:
                 aggregate: object = self.svc.ledger.repository.get(aggregate_id)
@@ -63,7 +74,8 @@ class CommunityIndex:
 
 
 @router.get("/communities/{community}/events", response_class=EventSourceResponse,
-            responses={**READ_RESPONSES, 200: {"content": {"text/event-stream": {}}}},
+            responses=read_responses(content={
+                "text/event-stream": {"example": examples.EVENT_STREAM}}),
             summary="Server-Sent Events: each change to the community as it is recorded",
             response_description="text/event-stream of `change` events: "
                                  '{"position", "kind", "id"}')

@@ -8,10 +8,10 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from api import examples
 from api.http import page, receipt_response, view_response, wait_for
 from api.routes.common import (
     COMMAND_RESPONSES,
-    READ_RESPONSES,
     After,
     IdempotencyKey,
     Limit,
@@ -21,6 +21,7 @@ from api.routes.common import (
     Who,
     community_id,
     guarded,
+    read_responses,
     scoped,
     visible,
 )
@@ -45,7 +46,7 @@ def acknowledge(post_id: UUID, svc: Svc, who: Who, key: IdempotencyKey = None) -
 
 
 @router.get("/communities/{community}/commitments", response_model=View,
-            responses=READ_RESPONSES, summary="The commitments tracker")
+            responses=read_responses(examples.COMMITMENTS), summary="The commitments tracker")
 def commitments(community: str, request: Request, svc: Svc, who: Who,
                 status: CommitmentStatus | None = None, limit: Limit = 50,
                 after: After = None, min_position: MinPosition = None) -> Response:

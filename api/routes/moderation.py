@@ -7,11 +7,11 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from api import examples
 from api.http import receipt_response, view_response, wait_for
 from api.problems import Problem
 from api.routes.common import (
     COMMAND_RESPONSES,
-    READ_RESPONSES,
     After,
     IdempotencyKey,
     Limit,
@@ -19,6 +19,7 @@ from api.routes.common import (
     Svc,
     Who,
     community_id,
+    read_responses,
     scoped,
     visible,
 )
@@ -47,7 +48,7 @@ def moderate(community: str, body: ModerationIn, svc: Svc, who: Who,
 
 
 @router.get("/moderation-decisions/{decision_id}", response_model=View,
-            responses=READ_RESPONSES,
+            responses=read_responses(examples.MODERATION_DECISION),
             summary="A decision and its appeal (the community's moderators, the affected "
                     "people, auditors)")
 def get_decision(decision_id: UUID, request: Request, svc: Svc, who: Who,
@@ -113,7 +114,7 @@ def decide_appeal(decision_id: UUID, body: AppealDecisionIn, svc: Svc, who: Who,
 
 
 @router.get("/communities/{community}/moderation-log", response_model=View,
-            responses=READ_RESPONSES, tags=["auditors"],
+            responses=read_responses(examples.MODERATION_LOG), tags=["auditors"],
             summary="Every decision, its notice and appeal (auditors and moderators)")
 def moderation_log(community: str, request: Request, svc: Svc, who: Who, limit: Limit = 100,
                    after: After = None, min_position: MinPosition = None) -> Response:

@@ -7,10 +7,10 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from api import examples
 from api.http import page, receipt_response, view_response, wait_for
 from api.routes.common import (
     COMMAND_RESPONSES,
-    READ_RESPONSES,
     After,
     IdempotencyKey,
     Limit,
@@ -18,6 +18,7 @@ from api.routes.common import (
     Svc,
     Who,
     community_id,
+    read_responses,
     scoped,
     visible,
 )
@@ -29,7 +30,7 @@ router = APIRouter(tags=["nominations"])
 
 
 @router.get("/communities/{community}/nominations", response_model=View,
-            responses=READ_RESPONSES, summary="The nomination board")
+            responses=read_responses(examples.NOMINATIONS), summary="The nomination board")
 def board(community: str, request: Request, svc: Svc, who: Who,
           status: NominationStatus | None = None, limit: Limit = 50, after: After = None,
           min_position: MinPosition = None) -> Response:
@@ -51,7 +52,8 @@ def nominate(community: str, body: NominationIn, svc: Svc, who: Who,
     return receipt_response(receipt, created=f"/nominations/{receipt.id}")
 
 
-@router.get("/nominations/{nomination_id}", response_model=View, responses=READ_RESPONSES,
+@router.get("/nominations/{nomination_id}", response_model=View,
+            responses=read_responses(examples.NOMINATION),
             summary="A nomination with its votes and reasons")
 def get_nomination(nomination_id: UUID, request: Request, svc: Svc, who: Who,
                    min_position: MinPosition = None) -> Response:

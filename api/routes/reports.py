@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from api import examples
 from api.http import cached_view, reached, served_view, wait_for
-from api.routes.common import READ_RESPONSES, Svc, Who, caller, seen_community_of
+from api.routes.common import Svc, Who, caller, read_responses, seen_community_of
 from api.schemas import View
 from api.services import Principal, Services, visible_community
 from ledger.errors import InvalidInput, NotFound
@@ -87,7 +88,8 @@ Params = Annotated[ReportQuery, Query()]
 
 
 @router.get("/communities/{community}/reports/listening", response_model=View,
-            responses=READ_RESPONSES, summary="Did the organisation listen and respond?")
+            responses=read_responses(examples.LISTENING_REPORT),
+            summary="Did the organisation listen and respond?")
 async def community_report(community: str, request: Request, params: Params) -> Response:
     svc, who = await caller(request)
     cid = await seen_community_of(svc, who, community)
@@ -99,7 +101,7 @@ async def community_report(community: str, request: Request, params: Params) -> 
 
 
 @router.get("/organisations/{organisation}/reports/listening", response_model=View,
-            responses=READ_RESPONSES,
+            responses=read_responses(examples.LISTENING_REPORT),
             summary="The report over all of an organisation's communities you may see")
 def organisation_report(organisation: str, request: Request, svc: Svc, who: Who,
                         params: Params) -> Response:

@@ -5,19 +5,22 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from api import examples
 from api.http import json_response
-from api.routes.common import Svc
+from api.routes.common import Svc, read_responses
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="The process is alive")
+@router.get("/healthz", summary="The process is alive",
+            responses=read_responses(examples.HEALTH, base={}))
 def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
 @router.get("/readyz", summary="The store answers; how far behind the views are",
-            responses={503: {"description": "the store cannot be reached"}})
+            responses=read_responses(examples.READINESS, base={
+                503: {"description": "the store cannot be reached"}}))
 def readyz(svc: Svc) -> Response:
     try:
         head = svc.ledger.position

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api import examples
 from api.http import reached, receipt_response, served_view
 from api.problems import Problem
 from api.routes.common import (
     COMMAND_RESPONSES,
-    READ_RESPONSES,
     After,
     IdempotencyKey,
     Limit,
@@ -24,6 +24,7 @@ from api.routes.common import (
     check_visible,
     community_id,
     guarded,
+    read_responses,
     run_command,
     scoped,
     seen_community_of,
@@ -37,7 +38,7 @@ router = APIRouter(tags=["threads and posts"])
 
 
 @router.get("/communities/{community}/threads", response_model=View,
-            responses=READ_RESPONSES,
+            responses=read_responses(examples.THREADS),
             summary="Threads by last activity, with counts and whether the organisation "
                     "responded")
 async def list_threads(community: str, request: Request, limit: Limit = 50,
@@ -61,7 +62,8 @@ def open_thread(community: str, body: ThreadIn, svc: Svc, who: Who,
     return receipt_response(receipt, created=f"/threads/{receipt.id}")
 
 
-@router.get("/threads/{thread_id}", response_model=View, responses=READ_RESPONSES,
+@router.get("/threads/{thread_id}", response_model=View,
+            responses=read_responses(examples.THREAD),
             summary="The public reply tree: latest versions, placeholders for withheld posts")
 async def get_thread(thread_id: UUID, request: Request,
                      min_position: MinPosition = None) -> Response:
@@ -72,7 +74,8 @@ async def get_thread(thread_id: UUID, request: Request,
                              lambda: svc.reader.thread(str(thread_id)), community=community)
 
 
-@router.get("/threads/{thread_id}/audit", response_model=View, responses=READ_RESPONSES,
+@router.get("/threads/{thread_id}/audit", response_model=View,
+            responses=read_responses(examples.AUDITOR_THREAD),
             tags=["auditors"],
             summary="Auditors: every version, removed and retracted content, history")
 async def audit_thread(thread_id: UUID, request: Request,
