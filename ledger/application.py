@@ -75,7 +75,7 @@ from ledger.errors import (
     SlugTaken,
     WrongCommunity,
 )
-from ledger.store import position_of, stored_events_of
+from ledger.store import position_of, separate_reads, stored_events_of
 
 A = TypeVar("A", bound=Aggregate)
 Outcome = tuple[UUID, Sequence[Aggregate]]
@@ -135,6 +135,13 @@ class DialogueLedger(Application[UUID]):
         #: The aggregates a command attempt has loaded ahead, in one read transaction
         #: (per thread: commands run concurrently in a server's worker threads).
         self._loaded = threading.local()
+        #: Where commands read ahead on SQLite: see ``ledger.store.separate_reads``.
+        self._reads = separate_reads(self.recorder)
+
+    def close(self) -> None:
+        if self._reads is not None:
+            self._reads.close()
+        super().close()
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
@@ -724,7 +731,7 @@ class DialogueLedger(Application[UUID]):
         another process's writes are seen exactly as before."""
         ids = list(dict.fromkeys(aggregate_ids))
         found: dict[UUID, Aggregate | None] = dict.fromkeys(ids)
-        for aggregate_id, stored in stored_events_of(self.recorder, ids).items():
+        for aggregate_id, stored in stored_events_of(self.recorder, ids, self._reads).items():
             found[aggregate_id] = _replay(None, [self.mapper.to_domain_event(s)
                                                  for s in stored])
         self._loaded.found = found

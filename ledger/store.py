@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 
 def position_of(recorder: ApplicationRecorder, originator_id: UUID, version: int) -> int | None:
@@ -39,10 +39,28 @@ def position_of(recorder: ApplicationRecorder, originator_id: UUID, version: int
     raise TypeError(f"unsupported recorder {type(recorder).__name__}")
 
 
+def separate_reads(recorder: ApplicationRecorder) -> SQLiteDatastore | None:
+    """For a SQLite file, a datastore of its own for a command's reads (None otherwise).
+
+    eventsourcing's connection pool hands out connections in the order they were asked for,
+    and a writer holds its place in that queue while it waits for the single writer's lock, so
+    on the shared pool every read waits behind every commit in progress. In WAL mode a read
+    needs no lock at all: reading through a second pool lets commands read while others
+    write. (In-memory databases serialise reads and writes on purpose: not for them.)"""
+    if not isinstance(recorder, SQLiteApplicationRecorder):
+        return None
+    pool = recorder.datastore.pool
+    if pool.is_sqlite_memory_mode:
+        return None
+    return SQLiteDatastore(pool.db_name, lock_timeout=pool.lock_timeout)
+
+
 def events_of(recorder: ApplicationRecorder, aggregate_ids: Sequence[UUID],
-              stop: int | None = None) -> list[Notification]:
+              stop: int | None = None, reads: SQLiteDatastore | None = None,
+              ) -> list[Notification]:
     """Every recorded event of the given aggregates up to ledger position ``stop``, in ledger
-    order. Costs what the aggregates' own events cost, whatever the size of the ledger."""
+    order. Costs what the aggregates' own events cost, whatever the size of the ledger.
+    ``reads`` is a SQLite recorder's :func:`separate_reads`, if it has one."""
     found: list[Notification] = []
     ids = list(dict.fromkeys(aggregate_ids))
     limit = 2**62 if stop is None else stop
@@ -50,7 +68,7 @@ def events_of(recorder: ApplicationRecorder, aggregate_ids: Sequence[UUID],
         chunk = ids[start:start + 500]
         if isinstance(recorder, SQLiteApplicationRecorder):
             marks = ", ".join("?" for _ in chunk)
-            with recorder.datastore.transaction(commit=False) as c:
+            with (reads or recorder.datastore).transaction(commit=False) as c:
                 c.execute(
                     f"SELECT rowid, originator_id, originator_version, topic, state "
                     f"FROM {recorder.events_table_name} "
@@ -84,11 +102,11 @@ def events_of(recorder: ApplicationRecorder, aggregate_ids: Sequence[UUID],
 
 
 def stored_events_of(recorder: ApplicationRecorder, aggregate_ids: Sequence[UUID],
-                     ) -> dict[UUID, list[StoredEvent]]:
+                     reads: SQLiteDatastore | None = None) -> dict[UUID, list[StoredEvent]]:
     """The stored events of a few aggregates, each in version order, read in one read
     transaction per 500 aggregates (eventsourcing's ``select_events`` takes one aggregate per
     transaction). Aggregates without events are absent from the answer."""
     found: dict[UUID, list[StoredEvent]] = {}
-    for event in events_of(recorder, aggregate_ids):  # ledger order: version order too
+    for event in events_of(recorder, aggregate_ids, reads=reads):  # ledger order: version order too
         found.setdefault(cast(UUID, event.originator_id), []).append(event)
     return found
