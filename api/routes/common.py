@@ -37,24 +37,14 @@ async def caller(request: Request) -> tuple[Services, Principal]:
     return await services(request), await principal(request)
 
 
-class RequestKey(str):
-    """A request's Idempotency-Key, with a digest of the request it came with (method,
-    path, query and body): a retry must repeat the request exactly."""
-
-    request: str
-
-    def __new__(cls, key: str, request: str) -> RequestKey:
-        made = super().__new__(cls, key)
-        made.request = request
-        return made
-
-
 async def idempotency_key(request: Request, key: Annotated[str | None, Header(
         alias="Idempotency-Key", min_length=1, max_length=200,
         description="a client-chosen key: a retry with the same key and the same request "
                     "gets the same answer and records nothing twice; the same key with "
                     "another request is refused (422 idempotency-key-reused)")] = None,
-        ) -> RequestKey | None:
+        ) -> CommandId | None:
+    """The Idempotency-Key, with a digest of the request it came with (method, path,
+    query and body): a retry must repeat the request exactly."""
     if key is None:
         return None
     digest = hashlib.sha256()
@@ -62,15 +52,15 @@ async def idempotency_key(request: Request, key: Annotated[str | None, Header(
                  request.url.query.encode(), await request.body()):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
-    return RequestKey(key, digest.hexdigest())
+    return CommandId(key, digest.hexdigest())
 
 
-def scoped(who: Principal, key: RequestKey | None) -> CommandId | None:
+def scoped(who: Principal, key: CommandId | None) -> CommandId | None:
     """An Idempotency-Key is the client's: two people may use the same one."""
     return None if key is None else CommandId(f"api:{who.person_id}:{key}", key.request)
 
 
-IdempotencyKey = Annotated[RequestKey | None, Depends(idempotency_key)]
+IdempotencyKey = Annotated[CommandId | None, Depends(idempotency_key)]
 MinPosition = Annotated[int | None, Query(
     ge=0, le=2**62, description="read-your-writes: answer only once the views have reached "
                                 "this ledger position (a command's `position`)")]

@@ -16,7 +16,6 @@ from api.routes.common import (
     IdempotencyKey,
     Limit,
     MinPosition,
-    RequestKey,
     Svc,
     Who,
     community_id,
@@ -29,7 +28,7 @@ from api.schemas import CommitmentIn, ReceiptOut, TextIn, View
 from api.services import Principal, Services, require_role, visible_community
 from api.tokens import TokenRole
 from ledger.application import Receipt
-from ledger.domain import Commitment, CommitmentStatus, Post
+from ledger.domain import CommandId, Commitment, CommitmentStatus, Post
 
 router = APIRouter(tags=["listening"])
 REP = TokenRole.REPRESENTATIVE
@@ -69,7 +68,7 @@ def make_commitment(community: str, body: CommitmentIn, svc: Svc, who: Who,
     return receipt_response(receipt, created=f"/communities/{community}/commitments")
 
 
-def _step(svc: Services, who: Principal, commitment_id: UUID, key: RequestKey | None,
+def _step(svc: Services, who: Principal, commitment_id: UUID, key: CommandId | None,
           command: Callable[..., Receipt], text: str) -> Response:
     """Take a commitment one step (progress, fulfilment, abandonment): representatives."""
     require_role(who, REP)
