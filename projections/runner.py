@@ -22,8 +22,9 @@ from ledger.application import DialogueLedger, created_tables_race
 from projections import generations
 from projections.change import Change
 from projections.log import EventLog
+from projections.prefetch import Extracted, Prefetcher, prefetcher
 from projections.store import ViewMoved, ViewStore, view_transaction
-from projections.view import Bulk, View
+from projections.view import Bulk, View, temporary
 from projections.views import ALL_VIEWS
 from projections.wakeup import PostgresWakeup
 
@@ -31,11 +32,26 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 
 
+def plan(head: int, step: int) -> list[tuple[int, int]]:
+    """A rebuild's ranges of positions up to ``head``: ``step`` long, but for the first and the
+    last, a quarter as long. Nothing runs beside those two (the first range's decoding, the
+    last one's applying), so the shorter they are, the sooner a rebuild is done."""
+    small = max(1, step // 4)
+    ranges: list[tuple[int, int]] = []
+    stop = 0
+    while stop < head:
+        left = head - stop
+        size = small if not ranges or left <= small else min(step, left - small)
+        ranges.append((stop + 1, stop + size))
+        stop += size
+    return ranges
+
+
 class Projector:
     def __init__(self, app: DialogueLedger, views: Sequence[type[View]] = ALL_VIEWS, *,
                  prefix: str | None = None, batch_size: int = 2_000,
                  poll_interval: float = 0.05, commit_interval: float = 0.005,
-                 rebuild_batch_size: int = 100_000) -> None:
+                 rebuild_batch_size: int = 25_000, prefetch: bool = True) -> None:
         """``prefix`` names a fixed set of view tables; by default the projector serves the
         live generation and follows it when a blue/green rebuild replaces it.
 
@@ -55,7 +71,13 @@ class Projector:
         self.batch_size = batch_size
         #: Positions per transaction in a rebuild.
         self.rebuild_batch_size = rebuild_batch_size
+        #: Whether a rebuild decodes its next range on a second connection meanwhile.
+        self.prefetch = prefetch
         self._bulk = False
+        self._prefetcher: Prefetcher | None = None
+        #: How many of the last rebuild's ranges were decoded ahead.
+        self.decoded_ahead = 0
+        self._range_ends: dict[int, int] = {}  #: a rebuild's ranges: last position -> stop
         self.poll_interval = poll_interval
         self.commit_interval = commit_interval
         self._positions = {store.view.name: store.position() for store in self.stores}
@@ -109,29 +131,44 @@ class Projector:
                 start = self.position
                 if start >= head:
                     return head
+                extracted = None
                 if self._bulk:  # a range of positions, of which SQL applies the bulk kinds
-                    up_to = min(head, start + self.batch_size)
+                    up_to = min(head, self._range_ends.get(start, start + self.batch_size))
                     changes = self.log.read(start + 1, up_to, self._bulk_topics, up_to - start)
+                    if self._prefetcher is not None:
+                        extracted = self._prefetcher.take(start + 1, up_to)
                 else:
                     changes = self.log.read(start + 1, head, self._topics, self.batch_size)
                     up_to = head if len(changes) < self.batch_size else changes[-1].position
                 try:
-                    self._apply(changes, up_to)
+                    self._apply(changes, up_to, extracted)
                 except ViewMoved:  # another projector got there first: start from there
                     self.refresh()
                     continue
+                finally:
+                    if extracted is not None and self._prefetcher is not None:
+                        self._prefetcher.done(extracted)
                 if progress is not None:
                     progress(up_to - start)
 
-    def _apply(self, changes: list[Change], up_to: int) -> None:
+    def _apply(self, changes: list[Change], up_to: int,
+               extracted: Extracted | None = None) -> None:
+        """Apply a batch; in a rebuild, ``extracted`` is the range decoded ahead, if any."""
         behind = [s for s in self.stores if self._positions[s.view.name] < up_to]
-        with behind[0].transaction(large=self._bulk) as cursor:
+        attach = extracted.attach if extracted is not None else None
+        with behind[0].transaction(large=self._bulk, attach=attach) as cursor:
             for store in behind:
                 after = self._positions[store.view.name]
                 store.claim(cursor, after)
                 bulk = self._bulks.get(store.view.name) if self._bulk else None
                 if bulk is not None:
-                    bulk.apply_in(cursor, after + 1, up_to)
+                    if extracted is not None and (extracted.start, extracted.stop) == (
+                            after + 1, up_to):
+                        bulk.apply_in(cursor, after + 1, extracted.scratch)
+                    else:  # decode the range here
+                        scratch = temporary(store.dialect)
+                        bulk.extract_in(cursor, after + 1, up_to, scratch)
+                        bulk.apply_in(cursor, after + 1, scratch)
                 store.apply_in(cursor, [c for c in changes if c.position > after], up_to)
         with self._progressed:
             for store in behind:
@@ -141,9 +178,12 @@ class Projector:
     def rebuild(self, names: Sequence[str] | None = None,
                 progress: Progress | None = None) -> int:
         """Drop the named views (all by default) and rebuild them from the first event, in
-        larger batches than when following (fewer, bigger transactions). The tables' secondary
-        indexes are made once the rows are written."""
+        larger batches than when following (fewer, bigger transactions). Each range's bulk
+        kinds are decoded ahead, beside the projector, while it applies the range before
+        (:mod:`projections.prefetch`). The tables' secondary indexes are made once the rows
+        are written."""
         with self._lock:
+            head = self.app.position
             chosen = [s for s in self.stores if names is None or s.view.name in names]
             with view_transaction(self.datastore) as cursor:
                 for store in chosen:
@@ -151,13 +191,26 @@ class Projector:
             for store in chosen:
                 self._positions[store.view.name] = 0
         following = self.batch_size
-        self.batch_size = self.rebuild_batch_size
+        self.batch_size = step = self.rebuild_batch_size
         self._bulk = True
+        bulks = [self._bulks[s.view.name] for s in chosen if s.view.name in self._bulks]
+        ranges = plan(head, step)
+        self._range_ends = {start - 1: stop for start, stop in ranges}
+        self._prefetcher = prefetcher(self.app.recorder, bulks, ranges) \
+            if self.prefetch else None
         try:
-            position = self.catch_up(progress=progress)
+            if self._prefetcher is not None:
+                with self._prefetcher:
+                    position = self.catch_up(head, progress=progress)
+                self.decoded_ahead = self._prefetcher.taken
+            else:
+                self.decoded_ahead = 0
+                position = self.catch_up(head, progress=progress)
         finally:
             self.batch_size = following
             self._bulk = False
+            self._prefetcher = None
+            self._range_ends = {}
             with self._lock, view_transaction(self.datastore, large=True) as cursor:
                 for store in chosen:
                     store.create_indexes_in(cursor)

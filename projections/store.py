@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
@@ -135,12 +135,13 @@ class ViewStore:
 
     # --- writing -----------------------------------------------------------------------
     @contextmanager
-    def transaction(self, *, commit: bool = True, large: bool = False) -> Iterator[Any]:
+    def transaction(self, *, commit: bool = True, large: bool = False,
+                    attach: Attachment | None = None) -> Iterator[Any]:
         if not commit:
             with self.datastore.transaction(commit=False) as cursor:
                 yield cursor
             return
-        with view_transaction(self.datastore, large=large) as cursor:
+        with view_transaction(self.datastore, large=large, attach=attach) as cursor:
             yield cursor
 
     def apply(self, changes: Sequence[Change], up_to: int) -> None:
@@ -174,9 +175,16 @@ class ViewStore:
 LARGE_CACHE_MB = 256
 
 
+class Attachment(NamedTuple):
+    """A SQLite database file to attach to a view transaction's connection, as ``alias``."""
+
+    path: str
+    alias: str
+
+
 @contextmanager
 def view_transaction(datastore: SQLiteDatastore | PostgresDatastore, *,
-                     large: bool = False) -> Iterator[Any]:
+                     large: bool = False, attach: Attachment | None = None) -> Iterator[Any]:
     """A committing transaction for view tables, whose commit does not wait for the disk.
 
     Views are derived data: their rows commit together with their tracking positions, so a
@@ -188,6 +196,8 @@ def view_transaction(datastore: SQLiteDatastore | PostgresDatastore, *,
     ``synchronous_commit`` is ``SET LOCAL``. A ``large`` transaction (a rebuild's) gets a
     page cache big enough to hold what it writes on SQLite (else pages spill to the log and
     are written again), and more memory for joins, sorts and index builds on PostgreSQL.
+    On SQLite, ``attach`` names a scratch database (written without a journal) that the
+    transaction sees beside the ledger's; it is detached afterwards.
     """
     if isinstance(datastore, PostgresDatastore):
         with datastore.transaction(commit=True) as cursor:
@@ -206,11 +216,17 @@ def view_transaction(datastore: SQLiteDatastore | PostgresDatastore, *,
             cache = pragma.fetchone()[0]
             if large:
                 pragma.execute(f"PRAGMA cache_size = -{LARGE_CACHE_MB * 1024}")
+            if attach is not None:
+                pragma.execute(f"ATTACH DATABASE ? AS {attach.alias}", (attach.path,))
+                pragma.execute(f"PRAGMA {attach.alias}.journal_mode = OFF")
+                pragma.execute(f"PRAGMA {attach.alias}.synchronous = OFF")
         try:
             with connection.transaction(commit=True) as cursor:
                 yield cursor
         finally:
             with connection.cursor() as pragma:
+                if attach is not None:
+                    pragma.execute(f"DETACH DATABASE {attach.alias}")
                 pragma.execute(f"PRAGMA synchronous = {int(durable)}")
                 pragma.execute(f"PRAGMA cache_size = {int(cache)}")
 

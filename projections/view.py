@@ -8,6 +8,7 @@ position, in one transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from projections.change import Change
@@ -19,10 +20,40 @@ if TYPE_CHECKING:
 Handler = Callable[["Batch", Change], None]
 
 
-class Bulk(Protocol):
-    """Applies some kinds of event of a range of positions set-based, in SQL (rebuilds)."""
+@dataclass(frozen=True)
+class Scratch:
+    """Where a rebuild's bulk step keeps a range's decoded events between extracting and
+    applying them: by default the applying transaction's own temporary tables; for a range
+    extracted ahead on a second connection (:mod:`projections.prefetch`), tables that both
+    connections see."""
 
-    def apply_in(self, cursor: Any, start: int, stop: int) -> None: ...
+    qualifier: str = ""  #: what names the tables' schema or attached database
+    create: str = "CREATE TEMP TABLE IF NOT EXISTS"
+    suffix: str = ""  #: after a table's definition (``ON COMMIT DROP``)
+    tag: str = ""  #: after a table's name, to keep ranges apart
+
+    def table(self, name: str) -> str:
+        return f"{self.qualifier}{name}{self.tag}"
+
+
+def temporary(dialect: Dialect) -> Scratch:
+    """The applying transaction's own temporary tables."""
+    return Scratch(suffix=" ON COMMIT DROP" if dialect is Dialect.POSTGRES else "")
+
+
+class Bulk(Protocol):
+    """Applies some kinds of event of a range of positions set-based, in SQL (rebuilds): first
+    decodes the range's events into scratch tables, then applies them to the view's tables."""
+
+    #: The names of the scratch tables it makes.
+    scratch_tables: tuple[str, ...]
+
+    def extract_in(self, cursor: Any, start: int, stop: int, scratch: Scratch) -> None:
+        """Decode the events at positions ``start`` to ``stop`` (inclusive) into
+        ``scratch``. Reads only the event log, so it can run ahead of the views."""
+
+    def apply_in(self, cursor: Any, start: int, scratch: Scratch) -> None:
+        """Apply the range extracted into ``scratch``, which starts at ``start``."""
 
 
 class View:

@@ -8,8 +8,10 @@ prefix of its own and its tables are dropped afterwards.
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -31,10 +33,12 @@ from ledger.domain import (
     Role,
 )
 from ledger.domain.base import debate_thread_id, opening_post_id
+from projections import prefetch
 from projections.change import Change, to_us
 from projections.queries import ViewReader
-from projections.runner import Projector
+from projections.runner import Projector, plan
 from projections.tables import Dialect
+from projections.views.threads import ThreadsView
 from projections.views.threads_bulk import time_us
 from tests.conftest import pg_connect
 from tests.scenario import build_world, person, start_thread
@@ -195,6 +199,122 @@ def test_a_rebuild_from_scratch_equals_the_views_kept_live(
                  lambda r: r.moderation_log(community),
                  lambda r: r.commitments(community, today=date(2026, 11, 1))):
         assert read(ViewReader(rebuilt)) == read(ViewReader(live))
+
+
+# --- decoding ahead ----------------------------------------------------------------------
+@pytest.fixture
+def told_story(ledger: DialogueLedger, projectors: MakeProjector) -> Projector:
+    """The demo and more, followed live by the projector returned."""
+    live = projectors()
+    story = StoryClock()
+    with live:
+        summary = record_demo(ledger, clock=story)
+        more_dialogue(ledger, story, summary.people, summary.community_id)
+        assert live.wait(ledger.position, 10), live.last_error
+    return live
+
+
+def scratch_left(ledger: DialogueLedger, folder: Path) -> list[str]:
+    """Scratch tables (PostgreSQL) and scratch files (SQLite) a rebuild left behind."""
+    datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
+    if isinstance(datastore, PostgresDatastore):
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s AND "
+                           "tablename LIKE 'bulk%%'", (datastore.schema,))
+            return [row["tablename"] for row in cursor.fetchall()]
+    return [str(path) for path in folder.rglob("*")]
+
+
+def test_a_rebuild_decoding_ahead_equals_the_views_kept_live_and_leaves_no_scratch(
+        ledger: DialogueLedger, told_story: Projector, projectors: MakeProjector,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    ahead = projectors(rebuild_batch_size=16)
+    assert ahead.rebuild() == ledger.position
+    assert ahead.decoded_ahead == len(plan(ledger.position, 16)) > 2
+    assert_same_views(told_story, ahead)
+    assert scratch_left(ledger, folder) == []
+
+    alone = projectors(rebuild_batch_size=16, prefetch=False)
+    alone.rebuild()
+    assert alone.decoded_ahead == 0
+    assert_same_views(told_story, alone)
+
+
+def test_a_rebuild_whose_decoding_ahead_fails_decodes_the_rest_itself(
+        ledger: DialogueLedger, told_story: Projector, projectors: MakeProjector,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    decoded: list[int] = []
+    for decoder in (prefetch.SQLiteDecoder, prefetch.PostgresDecoder):
+        extract = decoder.extract
+
+        def failing(self: Any, bulks: Any, start: int, stop: int,
+                    extract: Any = extract) -> prefetch.Extracted:
+            if len(decoded) == 3:
+                raise RuntimeError("the decoder's connection was lost")
+            decoded.append(start)
+            return extract(self, bulks, start, stop)  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(decoder, "extract", failing)
+    rebuilt = projectors(rebuild_batch_size=16)
+    assert rebuilt.rebuild() == ledger.position
+    assert rebuilt.decoded_ahead == 3
+    assert_same_views(told_story, rebuilt)
+    assert scratch_left(ledger, folder) == []
+
+
+def test_a_sqlite_worker_that_cannot_decode_is_reported_and_the_rebuild_goes_on(
+        sqlite_env: dict[str, str], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    app = DialogueLedger(sqlite_env)
+    try:
+        world = build_world(app)
+        for i in range(10):
+            start_thread(app, world.circle, world.alice, f"Thread {i}")
+        decoder = prefetch.SQLiteDecoder(str(tmp_path / "missing" / "no.db"), 1.0)
+        bulk = ThreadsView.bulk(Dialect.SQLITE, "stored_events", "x_")
+        assert bulk is not None
+        with pytest.raises(RuntimeError, match="decoding positions 1 to 5"):
+            decoder.extract([bulk], 1, 5)
+        decoder.close()
+        assert not decoder.folder.exists()
+    finally:
+        app.close()
+
+
+def test_an_in_memory_sqlite_ledger_rebuilds_without_decoding_ahead() -> None:
+    app = DialogueLedger({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                          "SQLITE_DBNAME": ":memory:"})
+    try:
+        world = build_world(app)
+        for i in range(6):
+            start_thread(app, world.circle, world.alice, f"Thread {i}")
+        live = Projector(app)
+        live.catch_up()
+        rebuilt = Projector(app, prefix="rebuilt_", rebuild_batch_size=4)
+        assert rebuilt.rebuild() == app.position
+        assert rebuilt.decoded_ahead == 0
+        assert_same_views(live, rebuilt)
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize(("head", "step"), [(0, 5), (1, 1), (7, 3), (10, 1), (100_074, 25_000),
+                                            (50, 200)])
+def test_a_rebuild_plan_covers_every_position_once_with_a_short_first_and_last_range(
+        head: int, step: int) -> None:
+    ranges = plan(head, step)
+    covered = [p for start, stop in ranges for p in range(start, stop + 1)]
+    assert covered == list(range(1, head + 1))
+    sizes = [stop - start + 1 for start, stop in ranges]
+    assert all(0 < size <= step for size in sizes)
+    if len(sizes) > 2:
+        assert sizes[0] <= max(1, step // 4) and sizes[-1] <= max(1, step // 4)
 
 
 # --- exactly once ----------------------------------------------------------------------------

@@ -21,10 +21,13 @@ Needs SQLite 3.33 (``UPDATE … FROM``) or PostgreSQL 10.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import re
+from typing import Any, NamedTuple
 
 from projections.tables import Dialect
 from projections.topics import topic_of
+from projections.view import Scratch
 
 OPENED, PUBLISHED, EDITED, ACKNOWLEDGED = (
     "Thread.Opened", "Post.Published", "Post.Edited", "Post.Acknowledged")
@@ -49,6 +52,17 @@ _COLUMNS = ("position", "kind", "id", "actor", "us", "thread_id", "community_id"
             "parent_id", "post_kind", "body", "for_organisation", "title", "nomination_id")
 
 
+#: The scratch tables' names, as the statements below write them.
+_SCRATCH_TABLE = re.compile(r"(?<![\w.\"])bulk_(events|posts|threads)\b")
+
+
+class _Statements(NamedTuple):
+    make: tuple[str, ...]
+    load: str
+    totals: tuple[str, ...]
+    apply: tuple[tuple[str, bool], ...]
+
+
 def time_us(dialect: Dialect, iso: str) -> str:
     """SQL for the microseconds since the epoch of the ISO time ``iso`` (an SQL expression)."""
     return (_SQLITE_US if dialect is Dialect.SQLITE else _POSTGRES_US).format(t=iso)
@@ -56,6 +70,8 @@ def time_us(dialect: Dialect, iso: str) -> str:
 
 class ThreadsBulk:
     """Applies the four bulk kinds of a range of positions to the threads view's tables."""
+
+    scratch_tables: tuple[str, ...] = ("bulk_events", "bulk_posts", "bulk_threads")
 
     def __init__(self, dialect: Dialect, events_table: str, prefix: str) -> None:
         self.dialect = dialect
@@ -87,35 +103,33 @@ class ThreadsBulk:
                       "e.notification_id <= %s AND e.topic IN (%s, %s, %s, %s)")
         greatest = "max" if sqlite else "GREATEST"
         p = prefix
-        temp = "" if sqlite else " ON COMMIT DROP"
         integer_key = "INTEGER" if sqlite else "BIGINT"
         #: The range's events, decoded; then per post (edited or acknowledged in the range)
         #: and per thread (posted to in the range), what the range adds.
-        self.create = (
-            f"CREATE TEMP TABLE IF NOT EXISTS bulk_events (position {integer_key} PRIMARY KEY,"
-            " kind TEXT, id TEXT, actor TEXT, us BIGINT, thread_id TEXT, community_id TEXT, "
-            "parent_id TEXT, post_kind TEXT, body TEXT, for_organisation INTEGER, "
-            f"title TEXT, nomination_id TEXT){temp}",
-            "CREATE TEMP TABLE IF NOT EXISTS bulk_posts (id TEXT PRIMARY KEY, edits BIGINT, "
-            f"last_edit BIGINT, acks BIGINT){temp}",
-            "CREATE TEMP TABLE IF NOT EXISTS bulk_threads (id TEXT PRIMARY KEY, posts BIGINT, "
-            f"org_replies BIGINT, last_us BIGINT){temp}",
-            "DELETE FROM bulk_events", "DELETE FROM bulk_posts", "DELETE FROM bulk_threads",
+        self._create = (
+            f"bulk_events (position {integer_key} PRIMARY KEY, kind TEXT, id TEXT, "
+            "actor TEXT, us BIGINT, thread_id TEXT, community_id TEXT, parent_id TEXT, "
+            "post_kind TEXT, body TEXT, for_organisation INTEGER, title TEXT, "
+            "nomination_id TEXT)",
+            "bulk_posts (id TEXT PRIMARY KEY, edits BIGINT, last_edit BIGINT, acks BIGINT)",
+            "bulk_threads (id TEXT PRIMARY KEY, posts BIGINT, org_replies BIGINT, "
+            "last_us BIGINT)",
         )
-        self.load = (f"INSERT INTO bulk_events ({', '.join(_COLUMNS)}) SELECT {fields} "
-                     f"FROM {source}")
-        earlier = "position < ?"  # made before the range
-        self.statements: tuple[tuple[str, bool], ...] = (
-            ("INSERT INTO bulk_posts (id, edits, last_edit, acks) SELECT id, "
-             "sum(CASE WHEN kind = 'E' THEN 1 ELSE 0 END), "
-             "max(CASE WHEN kind = 'E' THEN position END), "
-             "sum(CASE WHEN kind = 'A' THEN 1 ELSE 0 END) FROM bulk_events "
-             "WHERE kind IN ('E', 'A') GROUP BY id", False),
+        self._load = (f"INSERT INTO bulk_events ({', '.join(_COLUMNS)}) SELECT {fields} "
+                      f"FROM {source}")
+        self._totals = (
+            "INSERT INTO bulk_posts (id, edits, last_edit, acks) SELECT id, "
+            "sum(CASE WHEN kind = 'E' THEN 1 ELSE 0 END), "
+            "max(CASE WHEN kind = 'E' THEN position END), "
+            "sum(CASE WHEN kind = 'A' THEN 1 ELSE 0 END) FROM bulk_events "
+            "WHERE kind IN ('E', 'A') GROUP BY id",
             # A post published is visible; an organisation's reply counts as such.
-            ("INSERT INTO bulk_threads (id, posts, org_replies, last_us) SELECT thread_id, "
-             "count(*), sum(CASE WHEN for_organisation = 1 AND parent_id IS NOT NULL THEN 1 "
-             "ELSE 0 END), max(us) FROM bulk_events WHERE kind = 'P' GROUP BY thread_id",
-             False),
+            "INSERT INTO bulk_threads (id, posts, org_replies, last_us) SELECT thread_id, "
+            "count(*), sum(CASE WHEN for_organisation = 1 AND parent_id IS NOT NULL THEN 1 "
+            "ELSE 0 END), max(us) FROM bulk_events WHERE kind = 'P' GROUP BY thread_id",
+        )
+        earlier = "position < ?"  # made before the range
+        self._statements: tuple[tuple[str, bool], ...] = (
             # A post edited for the first time keeps its first version (the post as
             # published); the edits are numbered after the versions the post already has.
             (f"INSERT INTO {p}post_versions (post_id, version, body, actor_id, occurred_us, "
@@ -164,18 +178,33 @@ class ThreadsBulk:
              "p.id = b.id JOIN bulk_events e ON e.position = b.last_edit WHERE b.edits > 0 "
              f"GROUP BY p.thread_id) x WHERE {p}threads.id = x.thread_id", False),
         )
-        self.statements = tuple((dialect.sql(sql), before) for sql, before in self.statements)
+        self._statements = tuple((dialect.sql(sql), before) for sql, before in self._statements)
 
     @property
     def _param(self) -> str:
         return "?" if self.dialect is Dialect.SQLITE else "%s"
 
-    def apply_in(self, cursor: Any, start: int, stop: int) -> None:
-        """Apply the bulk kinds of the events at positions ``start`` to ``stop`` (inclusive),
-        within the caller's transaction."""
-        topics = tuple(self.topics)
-        for statement in self.create:
+    @functools.cache  # noqa: B019 (one scratch per range of a rebuild, a few in all)
+    def _in(self, scratch: Scratch) -> _Statements:
+        """The statements, with the scratch tables named as ``scratch`` names them."""
+        def named(sql: str) -> str:
+            return _SCRATCH_TABLE.sub(lambda m: scratch.table(m.group(0)), sql)
+
+        return _Statements(
+            make=(*(f"{scratch.create} {named(table)}{scratch.suffix}" for table in self._create),
+                  *(f"DELETE FROM {scratch.table(name)}" for name in self.scratch_tables)),
+            load=named(self._load), totals=tuple(map(named, self._totals)),
+            apply=tuple((named(sql), before) for sql, before in self._statements))
+
+    def extract_in(self, cursor: Any, start: int, stop: int, scratch: Scratch) -> None:
+        statements = self._in(scratch)
+        for statement in statements.make:
             cursor.execute(statement)
-        cursor.execute(self.load, (*topics, start, stop, *topics))
-        for statement, before_range in self.statements:
+        topics = tuple(self.topics)
+        cursor.execute(statements.load, (*topics, start, stop, *topics))
+        for statement in statements.totals:
+            cursor.execute(statement)
+
+    def apply_in(self, cursor: Any, start: int, scratch: Scratch) -> None:
+        for statement, before_range in self._in(scratch).apply:
             cursor.execute(statement, (start,) if before_range else ())
