@@ -29,7 +29,8 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -66,32 +67,53 @@ class Decoder(Protocol):
 
 
 class PostgresDecoder:
-    """Decodes into unlogged tables, on a connection of the datastore's pool."""
+    """Decodes into unlogged tables, on a connection of the datastore's pool. Applied ranges'
+    tables are dropped by the next range's transaction (or at the end), not by the
+    projector's thread, which has enough to do."""
 
     def __init__(self, datastore: PostgresDatastore) -> None:
         self.datastore = datastore
         self.tag = uuid.uuid4().hex[:8]
+        self._applied: list[Extracted] = []
+        self._tables: set[str] = set()  #: the scratch tables' names, untagged
+        self._lock = threading.Lock()
 
     def extract(self, bulks: Sequence[Bulk], start: int, stop: int) -> Extracted:
         extracted = Extracted(start, stop, Scratch(
             qualifier=f'"{self.datastore.schema}".', create="CREATE UNLOGGED TABLE",
             tag=f"_{self.tag}_{start}"))
-        with view_transaction(self.datastore, large=True) as cursor:
+        self._tables.update(name for bulk in bulks for name in bulk.scratch_tables)
+        with self._dropping() as cursor:
             for bulk in bulks:
                 bulk.extract_in(cursor, start, stop, extracted.scratch)
         return extracted
 
     def drop(self, extracted: Extracted) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s AND "
-                           "tablename LIKE %s", (self.datastore.schema,
-                                                 f"%{extracted.scratch.tag}"))
-            for row in cursor.fetchall():
-                cursor.execute(f'DROP TABLE IF EXISTS "{self.datastore.schema}".'
-                               f'"{row["tablename"]}"')
+        with self._lock:
+            self._applied.append(extracted)
+
+    @contextmanager
+    def _dropping(self) -> Iterator[Any]:
+        """A transaction that first drops the applied ranges' tables (kept to drop later if
+        it rolls back)."""
+        with self._lock:
+            applied, self._applied = self._applied, []
+        try:
+            with view_transaction(self.datastore, large=True) as cursor:
+                tables = [extracted.scratch.table(name) for extracted in applied
+                          for name in sorted(self._tables)]
+                if tables:
+                    cursor.execute(f"DROP TABLE IF EXISTS {', '.join(tables)}")
+                yield cursor
+        except BaseException:
+            with self._lock:
+                self._applied[:0] = applied
+            raise
 
     def close(self) -> None:
-        pass
+        if self._applied:
+            with self._dropping():
+                pass
 
 
 class _Statements:
