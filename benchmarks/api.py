@@ -14,10 +14,11 @@ How it is measured:
 * A SQLite store in a temporary folder gets the demo dialogue (``record_demo``) and, by
   default, more replies in the demo's outage thread so that its view has a realistic size;
   a member token (ruth) is issued with ``issue_token``.
-* One uvicorn server process (1 worker, 127.0.0.1, a free port) serves a small wrapper app:
-  the real ``create_app(env)`` is mounted at ``/`` (its lifespan is run by the wrapper's) and
-  two baselines sit next to it, so that both sides share one process, event loop and thread
-  pool:
+* One uvicorn server process (1 worker, 127.0.0.1, a free port) serves a small dispatcher:
+  ``/_bench/…`` goes to a bare FastAPI app with two baselines, everything else straight to
+  the real ``create_app(env)``, exactly as ``dialogue-ledger serve`` serves it (its lifespan
+  is run by the baselines' app), so that both sides share one process, event loop and
+  thread pool:
 
   - ``GET /_bench/constant?size=N``: pre-serialised orjson bytes, exactly N bytes long (an
     ``async def``, i.e. the framework's ceiling for a body of that size; see
@@ -287,7 +288,7 @@ def _count_posts(nodes: Sequence[dict[str, Any]]) -> int:
 
 
 # ==================================================================================
-# The server process: the real app mounted next to the baselines
+# The server process: the real app next to the baselines
 # ==================================================================================
 _CONSTANT_BODIES: dict[int, bytes] = {}
 
@@ -351,7 +352,7 @@ class ScratchTable:
 
 
 def build_server_app(db_path: str, scratch_path: str) -> Any:
-    """The wrapper app: baselines under ``/_bench``, the real API at ``/``."""
+    """The server's app: baselines under ``/_bench``, the real API everywhere else."""
     from fastapi import FastAPI, Query
     from starlette.responses import Response
 
@@ -363,7 +364,7 @@ def build_server_app(db_path: str, scratch_path: str) -> Any:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # Starlette does not run a mounted app's lifespan: run the real one here.
+        # The dispatcher sends the lifespan here: run the real app's too.
         async with real.router.lifespan_context(real):
             datastore = real.state.services.ledger.recorder.datastore
             with datastore.transaction(commit=False) as cursor:
@@ -399,12 +400,20 @@ def build_server_app(db_path: str, scratch_path: str) -> Any:
         return Response(orjson.dumps({"id": rowid, "position": rowid, "replayed": False}),
                         status_code=201, media_type="application/json")
 
-    bench.mount("/", real)
-    return bench
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """``/_bench/…`` and the lifespan to the baselines' app; the rest straight to the
+        real app, as ``dialogue-ledger serve`` serves it (a mount would add a second
+        Starlette stack in front of it)."""
+        if scope["type"] == "lifespan" or scope["path"].startswith("/_bench/"):
+            await bench(scope, receive, send)
+        else:
+            await real(scope, receive, send)
+
+    return app
 
 
 def serve(fd: int, db_path: str, scratch_path: str) -> int:
-    """Run the wrapper app under uvicorn on the listening socket inherited as ``fd``."""
+    """Run the server's app under uvicorn on the listening socket inherited as ``fd``."""
     import uvicorn
 
     sock = socket.socket(fileno=fd)
