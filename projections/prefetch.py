@@ -130,10 +130,10 @@ class SQLiteDecoder:
     """Decodes into a database file per range, in a child process."""
 
     def __init__(self, database: str, timeout: float) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="dialogue-ledger-rebuild-"))
         self.worker = subprocess.Popen(
             [sys.executable, "-I", decode_worker.__file__], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE)
+        self.folder = Path(tempfile.mkdtemp(prefix="dialogue-ledger-rebuild-"))
         self._send({"database": database, "timeout": timeout})
 
     def _send(self, message: dict[str, Any]) -> None:
@@ -259,7 +259,11 @@ def prefetcher(recorder: ApplicationRecorder, bulks: Sequence[Bulk],
         pool = recorder.datastore.pool
         if pool.is_sqlite_memory_mode:
             return None
-        decoder = SQLiteDecoder(pool.db_name, float(pool.lock_timeout or 5))
+        try:
+            decoder = SQLiteDecoder(pool.db_name, float(pool.lock_timeout or 5))
+        except OSError:  # no interpreter to start: the projector decodes every range
+            log.warning("rebuild: cannot start the decoding process", exc_info=True)
+            return None
     else:
         datastore = recorder.datastore  # type: ignore[attr-defined]
         assert isinstance(datastore, PostgresDatastore)

@@ -8,6 +8,7 @@ prefix of its own and its tables are dropped afterwards.
 from __future__ import annotations
 
 import sqlite3
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -283,6 +284,24 @@ def test_a_sqlite_worker_that_cannot_decode_is_reported_and_the_rebuild_goes_on(
             decoder.extract([bulk], 1, 5)
         decoder.close()
         assert not decoder.folder.exists()
+    finally:
+        app.close()
+
+
+def test_a_sqlite_rebuild_that_cannot_start_its_decoding_process_decodes_every_range(
+        sqlite_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    app = DialogueLedger(sqlite_env)
+    try:
+        world = build_world(app)
+        for i in range(6):
+            start_thread(app, world.circle, world.alice, f"Thread {i}")
+        live = Projector(app)
+        live.catch_up()
+        monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+        rebuilt = Projector(app, prefix="rebuilt_", rebuild_batch_size=4)
+        assert rebuilt.rebuild() == app.position
+        assert rebuilt.decoded_ahead == 0
+        assert_same_views(live, rebuilt)
     finally:
         app.close()
 
