@@ -22,7 +22,6 @@ the projector decodes it itself, in its own transaction.
 from __future__ import annotations
 
 import logging
-import queue
 import shutil
 import subprocess
 import sys
@@ -45,6 +44,10 @@ from projections.store import Attachment, view_transaction
 from projections.view import Bulk, Scratch
 
 log = logging.getLogger(__name__)
+
+#: Ranges decoded at once. Decoding a range takes a little longer than applying one, so
+#: two decoders keep the projector busy (on two cores, the three share the machine).
+DECODERS = 2
 
 
 @dataclass(frozen=True)
@@ -175,24 +178,32 @@ class SQLiteDecoder:
 
 
 class Prefetcher:
-    """Decodes ``ranges``, in order, at most ``depth`` ranges ahead of :meth:`take`."""
+    """Decodes ``ranges`` ahead of :meth:`take`, which hands them out in order: each decoder
+    decodes one range at a time, and at most ``depth`` ranges are decoded or being decoded
+    beyond the one the projector applies."""
 
-    def __init__(self, decoder: Decoder, bulks: Sequence[Bulk],
-                 ranges: Sequence[tuple[int, int]], *, depth: int = 1) -> None:
-        self.decoder = decoder
+    def __init__(self, decoders: Sequence[Decoder], bulks: Sequence[Bulk],
+                 ranges: Sequence[tuple[int, int]], *, depth: int | None = None) -> None:
+        self.decoders = tuple(decoders)
         self.bulks = tuple(bulks)
         self.ranges = tuple(ranges)
-        self._ready: queue.Queue[Extracted | None] = queue.Queue()
-        self._room = threading.Semaphore(depth)
-        self._stop = threading.Event()
+        self.depth = depth or len(self.decoders)
+        #: Decoded ranges (or None: failed) by index, until taken.
+        self._done: dict[int, Extracted | None] = {}
+        self._next = 0  # the next range to decode
+        self._wanted = 0  # the next range to take
+        self._changed = threading.Condition()
+        self._stop = False
         self._off = False
         #: How many ranges the projector took decoded.
         self.taken = 0
-        self._thread = threading.Thread(target=self._run, name="rebuild-prefetch",
-                                        daemon=True)
+        self._threads = [threading.Thread(target=self._run, args=(decoder,), daemon=True,
+                                          name=f"rebuild-decoder-{i}")
+                         for i, decoder in enumerate(self.decoders)]
 
     def __enter__(self) -> Prefetcher:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -201,51 +212,67 @@ class Prefetcher:
     # --- the applying side -------------------------------------------------------------
     def take(self, start: int, stop: int) -> Extracted | None:
         """The next range, decoded, if it is ``start`` to ``stop``; else None (and no more
-        decoding ahead: the projector's ranges no longer follow the plan)."""
-        if self._off:
+        decoding ahead: a decoder failed, or the projector's ranges no longer follow the
+        plan)."""
+        if self._off or self._wanted >= len(self.ranges):
             return None
-        extracted = self._ready.get()
-        self._room.release()
-        if extracted is None:
-            self._off = True
-            return None
-        if (extracted.start, extracted.stop) != (start, stop):
-            self.done(extracted)
-            self._off = True
-            self._stop.set()
+        with self._changed:
+            index = self._wanted
+            while index not in self._done:
+                self._changed.wait()
+            extracted = self._done.pop(index)
+            self._wanted += 1
+            self._changed.notify_all()
+        if extracted is None or (extracted.start, extracted.stop) != (start, stop):
+            if extracted is not None:
+                self.done(extracted)
+            self._give_up()
             return None
         self.taken += 1
         return extracted
 
     def done(self, extracted: Extracted) -> None:
         """Remove a range's scratch tables (once applied, or not wanted)."""
-        self.decoder.drop(extracted)
+        self.decoders[0].drop(extracted)
+
+    def _give_up(self) -> None:
+        self._off = True
+        with self._changed:
+            self._stop = True
+            self._changed.notify_all()
 
     def close(self) -> None:
-        self._stop.set()
-        self._room.release()  # wake the decoding thread if it waits for room
-        self._thread.join()
-        while True:
-            try:
-                extracted = self._ready.get_nowait()
-            except queue.Empty:
-                break
+        self._give_up()
+        for thread in self._threads:
+            thread.join()
+        for extracted in self._done.values():
             if extracted is not None:
                 self.done(extracted)
-        self.decoder.close()
+        self._done.clear()
+        for decoder in dict.fromkeys(self.decoders):  # each once
+            decoder.close()
 
     # --- the decoding side -------------------------------------------------------------
-    def _run(self) -> None:
-        try:
-            for start, stop in self.ranges:
-                self._room.acquire()
-                if self._stop.is_set():
+    def _run(self, decoder: Decoder) -> None:
+        while True:
+            with self._changed:
+                while not self._stop and self._next > self._wanted + self.depth - 1:
+                    self._changed.wait()
+                if self._stop or self._next >= len(self.ranges):
                     return
-                self._ready.put(self.decoder.extract(self.bulks, start, stop))
-        except Exception:  # the projector decodes the rest itself
-            log.warning("rebuild: decoding ahead failed; going on without", exc_info=True)
-        finally:
-            self._ready.put(None)
+                index = self._next
+                self._next += 1
+            start, stop = self.ranges[index]
+            try:
+                extracted: Extracted | None = decoder.extract(self.bulks, start, stop)
+            except Exception:  # the projector decodes this range and the rest itself
+                log.warning("rebuild: decoding ahead failed; going on without", exc_info=True)
+                extracted = None
+            with self._changed:
+                self._done[index] = extracted
+                self._changed.notify_all()
+            if extracted is None:
+                return
 
 
 def prefetcher(recorder: ApplicationRecorder, bulks: Sequence[Bulk],
@@ -254,18 +281,22 @@ def prefetcher(recorder: ApplicationRecorder, bulks: Sequence[Bulk],
     can run beside the projector (in-memory SQLite) or there is nothing to decode ahead."""
     if not bulks or len(ranges) < 2:
         return None
-    decoder: Decoder
+    count = min(DECODERS, len(ranges) - 1)
+    decoders: list[Decoder] = []
     if isinstance(recorder, SQLiteApplicationRecorder):
         pool = recorder.datastore.pool
         if pool.is_sqlite_memory_mode:
             return None
         try:
-            decoder = SQLiteDecoder(pool.db_name, float(pool.lock_timeout or 5))
+            for _ in range(count):
+                decoders.append(SQLiteDecoder(pool.db_name, float(pool.lock_timeout or 5)))
         except OSError:  # no interpreter to start: the projector decodes every range
-            log.warning("rebuild: cannot start the decoding process", exc_info=True)
+            log.warning("rebuild: cannot start the decoding processes", exc_info=True)
+            for decoder in decoders:
+                decoder.close()
             return None
     else:
         datastore = recorder.datastore  # type: ignore[attr-defined]
         assert isinstance(datastore, PostgresDatastore)
-        decoder = PostgresDecoder(datastore)
-    return Prefetcher(decoder, bulks, ranges)
+        decoders = [PostgresDecoder(datastore)] * count  # one connection per decoding
+    return Prefetcher(decoders, bulks, ranges)

@@ -105,24 +105,30 @@ class ThreadsBulk:
         p = prefix
         integer_key = "INTEGER" if sqlite else "BIGINT"
         #: The range's events, decoded; then per post (edited or acknowledged in the range)
-        #: and per thread (posted to in the range), what the range adds.
+        #: and per thread (posted to in the range), what the range adds. A post published
+        #: in the range is ``here`` (its thread known from its publication): the view's
+        #: tables need not be searched for it.
         self._create = (
             f"bulk_events (position {integer_key} PRIMARY KEY, kind TEXT, id TEXT, "
             "actor TEXT, us BIGINT, thread_id TEXT, community_id TEXT, parent_id TEXT, "
             "post_kind TEXT, body TEXT, for_organisation INTEGER, title TEXT, "
             "nomination_id TEXT)",
-            "bulk_posts (id TEXT PRIMARY KEY, edits BIGINT, last_edit BIGINT, acks BIGINT)",
+            "bulk_posts (id TEXT PRIMARY KEY, edits BIGINT, last_edit BIGINT, acks BIGINT, "
+            "here INTEGER, thread_id TEXT)",
             "bulk_threads (id TEXT PRIMARY KEY, posts BIGINT, org_replies BIGINT, "
             "last_us BIGINT)",
         )
         self._load = (f"INSERT INTO bulk_events ({', '.join(_COLUMNS)}) SELECT {fields} "
                       f"FROM {source}")
         self._totals = (
-            "INSERT INTO bulk_posts (id, edits, last_edit, acks) SELECT id, "
+            "INSERT INTO bulk_posts (id, edits, last_edit, acks, here, thread_id) SELECT id, "
             "sum(CASE WHEN kind = 'E' THEN 1 ELSE 0 END), "
             "max(CASE WHEN kind = 'E' THEN position END), "
-            "sum(CASE WHEN kind = 'A' THEN 1 ELSE 0 END) FROM bulk_events "
-            "WHERE kind IN ('E', 'A') GROUP BY id",
+            "sum(CASE WHEN kind = 'A' THEN 1 ELSE 0 END), "
+            "max(CASE WHEN kind = 'P' THEN 1 ELSE 0 END), "
+            "max(CASE WHEN kind = 'P' THEN thread_id END) FROM bulk_events "
+            "WHERE kind IN ('E', 'A', 'P') GROUP BY id "
+            "HAVING max(CASE WHEN kind = 'P' THEN 0 ELSE 1 END) = 1",
             # A post published is visible; an organisation's reply counts as such.
             "INSERT INTO bulk_threads (id, posts, org_replies, last_us) SELECT thread_id, "
             "count(*), sum(CASE WHEN for_organisation = 1 AND parent_id IS NOT NULL THEN 1 "
@@ -134,15 +140,16 @@ class ThreadsBulk:
             # published); the edits are numbered after the versions the post already has.
             (f"INSERT INTO {p}post_versions (post_id, version, body, actor_id, occurred_us, "
              f"position) SELECT p.id, 1, p.body, p.author_id, p.published_us, p.position FROM"
-             f" bulk_posts b JOIN {p}posts p ON p.id = b.id WHERE b.edits > 0 AND "
-             "p.versions = 1", False),
+             f" bulk_posts b JOIN {p}posts p ON p.id = b.id WHERE b.edits > 0 AND b.here = 0 "
+             "AND p.versions = 1", False),
             (f"INSERT INTO {p}post_versions (post_id, version, body, actor_id, occurred_us, "
              "position) SELECT e.id, 1, e.body, e.actor, e.us, e.position FROM bulk_events e "
              "JOIN bulk_posts b ON b.id = e.id WHERE e.kind = 'P' AND b.edits > 0", False),
             (f"INSERT INTO {p}post_versions (post_id, version, body, actor_id, occurred_us, "
-             "position) SELECT e.id, coalesce(p.versions, 1) + row_number() OVER (PARTITION BY"
-             " e.id ORDER BY e.position), e.body, e.actor, e.us, e.position FROM bulk_events e "
-             f"LEFT JOIN {p}posts p ON p.id = e.id WHERE e.kind = 'E'", False),
+             "position) SELECT e.id, CASE WHEN b.here = 1 THEN 1 ELSE coalesce((SELECT "
+             f"p.versions FROM {p}posts p WHERE p.id = e.id), 1) END + row_number() OVER "
+             "(PARTITION BY e.id ORDER BY e.position), e.body, e.actor, e.us, e.position FROM "
+             "bulk_events e JOIN bulk_posts b ON b.id = e.id WHERE e.kind = 'E'", False),
             # Threads: opened in the range, or before it.
             (f"INSERT INTO {p}threads (id, community_id, kind, title, opener_id, nomination_id,"
              " opened_us, locked, post_count, visible_post_count, org_reply_count, "
@@ -168,15 +175,17 @@ class ThreadsBulk:
             (f"UPDATE {p}posts SET versions = versions + b.edits, body = coalesce(x.body, "
              f"{p}posts.body), edited_us = coalesce(x.us, {p}posts.edited_us), ack_count = "
              f"ack_count + b.acks FROM bulk_posts b LEFT JOIN bulk_events x ON x.position = "
-             f"b.last_edit WHERE {p}posts.id = b.id AND {p}posts.{earlier}", True),
+             f"b.last_edit WHERE b.here = 0 AND {p}posts.id = b.id AND {p}posts.{earlier}",
+             True),
             # Acknowledgements (a representative acknowledges a post once).
             (f"INSERT INTO {p}acknowledgements (post_id, by_id, occurred_us, position) "
              "SELECT id, actor, us, position FROM bulk_events WHERE kind = 'A'", False),
             # An edit is activity in its post's thread.
             (f"UPDATE {p}threads SET last_activity_us = {greatest}(last_activity_us, x.us) "
-             f"FROM (SELECT p.thread_id, max(e.us) AS us FROM bulk_posts b JOIN {p}posts p ON "
-             "p.id = b.id JOIN bulk_events e ON e.position = b.last_edit WHERE b.edits > 0 "
-             f"GROUP BY p.thread_id) x WHERE {p}threads.id = x.thread_id", False),
+             "FROM (SELECT coalesce(b.thread_id, (SELECT p.thread_id FROM "
+             f"{p}posts p WHERE p.id = b.id)) AS thread_id, max(e.us) AS us FROM bulk_posts b "
+             "JOIN bulk_events e ON e.position = b.last_edit WHERE b.edits > 0 GROUP BY 1) x "
+             f"WHERE {p}threads.id = x.thread_id", False),
         )
         self._statements = tuple((dialect.sql(sql), before) for sql, before in self._statements)
 
