@@ -2,13 +2,13 @@
 
 A bulk rebuild (:meth:`~projections.runner.Projector.rebuild`) spends about as long decoding
 each range's events into scratch tables (:meth:`~projections.view.Bulk.extract_in`) as applying
-them to the views. Decoding reads only the event log, so it can run for the next range while
-the projector applies this one, and the machine's second core does it:
+them to the views. Decoding reads only the event log, so :data:`DECODERS` decoders can run
+for the next ranges while the projector applies this one, on the machine's other core:
 
-- on PostgreSQL, on a second connection (a server process of its own), from a thread here;
-  the scratch tables are unlogged tables in the ledger's schema, named after this prefetcher
-  and the range, dropped once applied;
-- on SQLite, in a child process (:mod:`projections.decode_worker`): two connections in one
+- on PostgreSQL, on connections of their own (server processes of their own), from threads
+  here; the scratch tables are unlogged tables in the ledger's schema, named after the
+  decoder and the range, dropped once applied;
+- on SQLite, in child processes (:mod:`projections.decode_worker`): two connections in one
   process take turns on SQLite's global mutexes. Each range gets a scratch database file of
   its own in a temporary folder, written without a journal (scratch data: a crash loses it
   together with the unfinished rebuild), attached to the applying connection and deleted once
@@ -194,7 +194,6 @@ class Prefetcher:
         self._wanted = 0  # the next range to take
         self._changed = threading.Condition()
         self._stop = False
-        self._off = False
         #: How many ranges the projector took decoded.
         self.taken = 0
         self._threads = [threading.Thread(target=self._run, args=(decoder,), daemon=True,
@@ -214,7 +213,7 @@ class Prefetcher:
         """The next range, decoded, if it is ``start`` to ``stop``; else None (and no more
         decoding ahead: a decoder failed, or the projector's ranges no longer follow the
         plan)."""
-        if self._off or self._wanted >= len(self.ranges):
+        if self._stop or self._wanted >= len(self.ranges):
             return None
         with self._changed:
             index = self._wanted
@@ -236,7 +235,6 @@ class Prefetcher:
         self.decoders[0].drop(extracted)
 
     def _give_up(self) -> None:
-        self._off = True
         with self._changed:
             self._stop = True
             self._changed.notify_all()

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 
 from eventsourcing.postgres import PostgresApplicationRecorder
 
@@ -71,7 +72,7 @@ class Projector:
         self.batch_size = batch_size
         #: Positions per transaction in a rebuild.
         self.rebuild_batch_size = rebuild_batch_size
-        #: Whether a rebuild decodes its next range on a second connection meanwhile.
+        #: Whether a rebuild decodes its next ranges beside the projector (prefetch.py).
         self.prefetch = prefetch
         self._bulk = False
         self._prefetcher: Prefetcher | None = None
@@ -199,13 +200,9 @@ class Projector:
         self._prefetcher = prefetcher(self.app.recorder, bulks, ranges) \
             if self.prefetch else None
         try:
-            if self._prefetcher is not None:
-                with self._prefetcher:
-                    position = self.catch_up(head, progress=progress)
-                self.decoded_ahead = self._prefetcher.taken
-            else:
-                self.decoded_ahead = 0
+            with self._prefetcher or nullcontext():
                 position = self.catch_up(head, progress=progress)
+            self.decoded_ahead = self._prefetcher.taken if self._prefetcher else 0
         finally:
             self.batch_size = following
             self._bulk = False

@@ -215,6 +215,15 @@ def told_story(ledger: DialogueLedger, projectors: MakeProjector) -> Projector:
     return live
 
 
+@pytest.fixture
+def scratch_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The folder where this test's SQLite scratch files go (empty at first)."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
 def scratch_left(ledger: DialogueLedger, folder: Path) -> list[str]:
     """Scratch tables (PostgreSQL) and scratch files (SQLite) a rebuild left behind."""
     datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
@@ -228,10 +237,8 @@ def scratch_left(ledger: DialogueLedger, folder: Path) -> list[str]:
 
 def test_a_rebuild_decoding_ahead_equals_the_views_kept_live_and_leaves_no_scratch(
         ledger: DialogueLedger, told_story: Projector, projectors: MakeProjector,
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = tmp_path / "scratch"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+        scratch_folder: Path) -> None:
+    folder = scratch_folder
     ahead = projectors(rebuild_batch_size=16)
     assert ahead.rebuild() == ledger.position
     assert ahead.decoded_ahead == len(plan(ledger.position, 16)) > 2
@@ -246,10 +253,8 @@ def test_a_rebuild_decoding_ahead_equals_the_views_kept_live_and_leaves_no_scrat
 
 def test_a_rebuild_whose_decoding_ahead_fails_decodes_the_rest_itself(
         ledger: DialogueLedger, told_story: Projector, projectors: MakeProjector,
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = tmp_path / "scratch"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+        scratch_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = scratch_folder
     failing_start = plan(ledger.position, 16)[3][0]  # the fourth range cannot be decoded
     for decoder in (prefetch.SQLiteDecoder, prefetch.PostgresDecoder):
         extract = decoder.extract
@@ -269,22 +274,14 @@ def test_a_rebuild_whose_decoding_ahead_fails_decodes_the_rest_itself(
 
 
 def test_a_sqlite_worker_that_cannot_decode_is_reported_and_the_rebuild_goes_on(
-        sqlite_env: dict[str, str], tmp_path: Path,
-        caplog: pytest.LogCaptureFixture) -> None:
-    app = DialogueLedger(sqlite_env)
-    try:
-        world = build_world(app)
-        for i in range(10):
-            start_thread(app, world.circle, world.alice, f"Thread {i}")
-        decoder = prefetch.SQLiteDecoder(str(tmp_path / "missing" / "no.db"), 1.0)
-        bulk = ThreadsView.bulk(Dialect.SQLITE, "stored_events", "x_")
-        assert bulk is not None
-        with pytest.raises(RuntimeError, match="decoding positions 1 to 5"):
-            decoder.extract([bulk], 1, 5)
-        decoder.close()
-        assert not decoder.folder.exists()
-    finally:
-        app.close()
+        tmp_path: Path) -> None:
+    decoder = prefetch.SQLiteDecoder(str(tmp_path / "missing" / "no.db"), 1.0)
+    bulk = ThreadsView.bulk(Dialect.SQLITE, "stored_events", "x_")
+    assert bulk is not None
+    with pytest.raises(RuntimeError, match="decoding positions 1 to 5"):
+        decoder.extract([bulk], 1, 5)
+    decoder.close()
+    assert not decoder.folder.exists()
 
 
 def test_a_sqlite_rebuild_that_cannot_start_its_decoding_process_decodes_every_range(
