@@ -3,10 +3,11 @@
 The eventsourcing library is synchronous: most endpoints that touch the store are plain
 ``def``s, which FastAPI runs in its thread pool, so the event loop is never blocked. The
 busiest are ``async def``s that answer from memory (tokens, visibility, view bodies) and go to
-the thread pool only on a miss, and replies run in the commands' own few threads
-(``api.routes.common.run_command``); the live event stream reads the store through
-``asyncio.to_thread``. Repeated view requests are answered before routing
-(``api/answers.py``).
+the thread pool only on a miss, and replies wait for their command on the event loop
+(``svc.commands.run``); the live event stream reads the store through
+``asyncio.to_thread``. Commands, and the projector that follows them, run in a command
+process of the API's own (``api/commands.py``). Repeated view requests are answered before
+routing (``api/answers.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.routing import BaseRoute
 
 from api import problems
 from api.answers import AnswersMiddleware
+from api.commands import Mode, start_commands
 from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import (
@@ -72,29 +74,28 @@ def create_app_from_environment() -> FastAPI:
 
 
 def create_app(env: Mapping[str, str] | None = None, *, follow: bool = True,
-               body_limit: int = DEFAULT_BODY_LIMIT) -> FastAPI:
-    """The API over the store configured by ``env`` (and the environment). With
-    ``follow``, this process keeps the views current itself; without, a separate
-    ``dialogue-ledger project`` worker does, and this process watches the positions it
-    reaches (for ``min_position``)."""
+               body_limit: int = DEFAULT_BODY_LIMIT, commands: Mode = "process") -> FastAPI:
+    """The API over the store configured by ``env`` (and the environment). Commands run in
+    a command process of the API's own (``commands="process"``, see ``api/commands.py``)
+    or in this process (``"inline"``). With ``follow``, the API keeps the views current
+    itself, where its commands run; without, a separate ``dialogue-ledger project`` worker
+    does, and this process watches the positions it reaches (for ``min_position``)."""
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = DialogueLedger(env)
         projector = Projector(ledger)
-        if follow:
-            projector.catch_up()
-        projector.start(apply=follow)
         svc = Services(ledger=ledger, projector=projector, reader=ViewReader(projector),
-                       report=ListeningReport(projector))
+                       report=ListeningReport(projector), commands=start_commands(
+                           env, ledger, projector, follow=follow, mode=commands))
         app.state.services = svc
         ledger.listeners.append(lambda position: _forget(svc))
         app.state.community_index = CommunityIndex(svc)
         try:
             yield
         finally:
-            svc.commands.shutdown(wait=True)
+            svc.commands.close()
             projector.stop()
             ledger.close()
 
@@ -103,7 +104,7 @@ def create_app(env: Mapping[str, str] | None = None, *, follow: bool = True,
     app.state.metrics = metrics
     problems.install(app)
     for module in ROUTES:
-        app.include_router(module.router)
+        app.router.routes.extend(module.router.routes)
     _keep_examples_whole(app, [r for m in ROUTES for r in m.router.routes])
     app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit)
     app.add_middleware(AnswersMiddleware)

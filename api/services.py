@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -14,6 +13,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from api.answers import Answers, credential
+from api.commands import Commands
 from api.problems import Problem
 from api.tokens import ApiToken, TokenRole, find_token
 from ledger.application import DialogueLedger
@@ -23,13 +23,13 @@ from projections.queries import ViewReader
 from projections.report import ListeningReport
 from projections.runner import Projector
 
-#: Commands run at once by one API process.
-COMMAND_THREADS = 4
-
 
 @dataclass
 class Services:
+    #: Reads of the ledger (aggregates, ids, the head) in this process.
     ledger: DialogueLedger
+    #: Where commands run (``api/commands.py``): a command process of its own, or here.
+    commands: Commands
     projector: Projector
     reader: ViewReader
     report: ListeningReport
@@ -52,11 +52,6 @@ class Services:
     #: Finished view bodies by (what, live position): recomputed only after a change.
     views: OrderedDict[tuple[Any, ...], tuple[bytes, str]] = field(
         default_factory=OrderedDict)
-    #: The worker threads that run commands (``api.routes.common.run_command``): a few,
-    #: so that one decides while another waits for its commit, without many threads
-    #: contending for the GIL and the store's single writer.
-    commands: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
-        COMMAND_THREADS, thread_name_prefix="command"))
     #: Finished answers to repeated view requests (``api/answers.py``).
     answers: Answers = field(default_factory=Answers)
     #: View bodies being built (in the thread pool) by the same keys.

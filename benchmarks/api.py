@@ -430,13 +430,32 @@ class Server:
     log_path: Path
 
     def cpu_seconds(self) -> float:
-        return process_cpu_seconds(self.process.pid)
+        """The server's CPU seconds: its own and its descendants' (the command process that
+        runs its commands and projector, and the fork server that starts it)."""
+        own, *others = (process_cpu_seconds(pid) for pid in process_tree(self.process.pid))
+        return own + sum(seconds for seconds in others if seconds == seconds)  # gone: NaN
 
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and its living descendants, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            parents[int(entry.name)] = int(fields[1])
+    tree = [pid]
+    for member in tree:
+        tree.extend(child for child, parent in parents.items() if parent == member)
+    return tree
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -874,7 +893,8 @@ def print_report(summary: dict[str, Any], fixture: Fixture, config: Config,
         print(f"{name:<28} {row['rps']:9.1f} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} "
               f"{row['errors']:7d} {row['body_bytes']:8d} {row['server_cores']:7.2f} "
               f"{row['client_cores']:7.2f}")
-    print("(server / client: CPU cores used by the server process / the load generator)")
+    print("(server / client: CPU cores used by the server (its process and the command "
+          "process it starts) / the load generator)")
     loads = [row["load_average"] for row in summary["scenarios"].values()]
     cpus = os.cpu_count() or 1
     print(f"load average during the run: {min(loads):.1f} to {max(loads):.1f} on {cpus} CPUs"

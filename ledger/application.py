@@ -30,6 +30,7 @@ from eventsourcing.persistence import (
     Transcoder,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.codec import OrjsonTranscoder, TypedMapper
 from ledger.config import store_env
@@ -75,6 +76,7 @@ from ledger.errors import (
     SlugTaken,
     WrongCommunity,
 )
+from ledger.group_commit import GroupCommit
 from ledger.store import position_of, separate_reads, stored_events_of
 
 A = TypeVar("A", bound=Aggregate)
@@ -125,6 +127,8 @@ class DialogueLedger(Application[UUID]):
             if unretried is not None:
                 self.recorder.insert_events = MethodType(  # type: ignore[method-assign]
                     unretried, self.recorder)
+        if type(self.recorder) is SQLiteApplicationRecorder:
+            GroupCommit(self.recorder).install()  # saves made at once share one commit
         self.clock = clock
         #: Called with the new ledger position after each save in this process, so that
         #: in-process views can follow at once (SQLite has no subscription to follow).
@@ -152,9 +156,14 @@ class DialogueLedger(Application[UUID]):
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         if recordings and self.listeners:
-            position = recordings[-1].notification.id
-            for listener in list(self.listeners):
-                listener(position)
+            self.announce(recordings[-1].notification.id)
+
+    def announce(self, position: int) -> None:
+        """Call the listeners with a new ledger position: after each save here, and when
+        another process that runs this process's commands (the API's command process) has
+        recorded one."""
+        for listener in list(self.listeners):
+            listener(position)
 
     @property
     def position(self) -> int:

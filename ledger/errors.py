@@ -21,6 +21,11 @@ class LedgerError(Exception):
         self.message = message
         self.details = details
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled whole, details included: a command run in another process (the API's
+        command process) raises the same error here."""
+        return _rebuild, (type(self), self.message, self.details)
+
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, **{
             k: str(v) if not isinstance(v, int | float | bool | None) else v
@@ -215,3 +220,7 @@ class AppealAlreadyDecided(LedgerError):
 
 class AppealNotPossible(LedgerError):
     code = "appeal-not-possible"
+
+
+def _rebuild(cls: type[LedgerError], message: str, details: dict[str, Any]) -> LedgerError:
+    return cls(message, **details)

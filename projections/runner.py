@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -51,14 +51,15 @@ def plan(head: int, step: int) -> list[tuple[int, int]]:
 class Projector:
     def __init__(self, app: DialogueLedger, views: Sequence[type[View]] = ALL_VIEWS, *,
                  prefix: str | None = None, batch_size: int = 2_000,
-                 poll_interval: float = 0.05, commit_interval: float = 0.005,
+                 poll_interval: float = 0.05, commit_interval: float = 0.02,
                  rebuild_batch_size: int = 25_000, prefetch: bool = True) -> None:
         """``prefix`` names a fixed set of view tables; by default the projector serves the
         live generation and follows it when a blue/green rebuild replaces it.
 
         ``commit_interval`` is the least time between two of the follower's view commits:
-        under a stream of saves it applies them in one transaction per interval (one synced
-        commit per burst, not one per save); after a quiet spell it applies a save at once."""
+        under a stream of saves it applies them in one transaction per interval (one commit
+        per burst, not one per save); after a quiet spell it applies a save at once, and a
+        reader waiting for a position (:meth:`wait`) cuts the interval short."""
         self.app = app
         self.views = tuple(views)
         self.datastore = app.recorder.datastore  # type: ignore[attr-defined]
@@ -94,6 +95,14 @@ class Projector:
         self.applying = True
         self._lock = threading.Lock()
         self.last_error: BaseException | None = None
+        #: Called with the view tables' prefix (their generation) and every view's position
+        #: each time the views advance here (the API's command process tells the API
+        #: process so, see :meth:`observe`).
+        self.progress_listeners: list[Callable[[str, dict[str, int]], None]] = []
+        #: For a projector that only watches: how to hurry the one that applies (in the
+        #: API's command process) when a reader waits here for a position.
+        self.hurry_elsewhere: Callable[[], None] | None = None
+        self._observed = 0  #: how many times :meth:`observe` was told positions
 
     def _set_stores(self, stores: list[ViewStore]) -> None:
         self.stores = stores
@@ -174,6 +183,23 @@ class Projector:
         with self._progressed:
             for store in behind:
                 self._positions[store.view.name] = up_to
+            self._progressed.notify_all()
+            positions = dict(self._positions)
+        for listener in self.progress_listeners:
+            listener(self.prefix, positions)
+
+    def observe(self, prefix: str, positions: Mapping[str, int]) -> None:
+        """Positions another process's projector has reached (as its
+        ``progress_listeners`` tell them), for a process that only watches: read-your-writes
+        waits end as soon as the views get there, without waiting for the next poll.
+        Positions of other view tables (another generation) than these are ignored."""
+        if prefix != self.prefix:
+            return
+        with self._progressed:
+            self._observed += 1
+            for name, position in positions.items():
+                if name in self._positions and position > self._positions[name]:
+                    self._positions[name] = position
             self._progressed.notify_all()
 
     def rebuild(self, names: Sequence[str] | None = None,
@@ -259,7 +285,8 @@ class Projector:
         if self._thread is None:
             self.applying = apply
             self._stop.clear()
-            self.app.listeners.append(self._on_recorded)
+            if apply:  # a save here is for this projector to apply at once
+                self.app.listeners.append(self._on_recorded)
             self._thread = threading.Thread(target=self._follow, name="projector",
                                             daemon=True)
             self._thread.start()
@@ -322,12 +349,20 @@ class Projector:
 
     def refresh(self) -> None:
         """Read the views' positions from their tracking records."""
+        observed = self._observed
         positions = {store.view.name: store.position() for store in self.stores}
         with self._progressed:
+            if self._observed != observed:  # positions observed meanwhile are newer
+                positions = {name: max(position, self._positions.get(name, 0))
+                             for name, position in positions.items()}
             self._positions = positions
             self._progressed.notify_all()
 
     # --- read-your-writes --------------------------------------------------------------
+    def hurry(self) -> None:
+        """Apply what has been recorded now, without waiting for the commit interval."""
+        self._hurry.set()
+
     def wait(self, position: int, timeout: float = 5.0) -> bool:
         """Block until every view has reached ``position``; False on timeout."""
         deadline = time.monotonic() + timeout
@@ -343,6 +378,10 @@ class Projector:
                     finally:
                         self._progressed.acquire()
                     continue
-                self._hurry.set()
+                self.hurry()
+                if not self.applying:  # look at the positions now, not at the next poll
+                    self._wake.set()
+                    if self.hurry_elsewhere is not None:
+                        self.hurry_elsewhere()
                 self._progressed.wait(remaining)
         return True

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import hashlib
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
@@ -125,14 +123,6 @@ def community_of(svc: Services, cls: type[Any], aggregate_id: UUID) -> tuple[Any
     aggregate = svc.ledger.get(cls, aggregate_id)
     community: UUID = aggregate.community_id
     return aggregate, community
-
-
-async def run_command(svc: Services, command: Callable[[], T]) -> T:
-    """Run a command in the commands' own few worker threads (``svc.commands``): the
-    others wait on the event loop, not in threads contending for the store and the GIL."""
-    context = contextvars.copy_context()
-    return await asyncio.get_running_loop().run_in_executor(svc.commands, context.run,
-                                                            command)
 
 
 def guarded(svc: Services, who: Principal, cls: type[Any], aggregate_id: UUID,

@@ -31,6 +31,7 @@ from api.schemas import (
 )
 from api.services import require_role, require_writer, visible_community
 from api.tokens import TokenRole
+from ledger.application import DialogueLedger
 from ledger.domain import AdmissionRule, Organisation, Person
 from ledger.errors import NotFound
 
@@ -44,8 +45,9 @@ REP = TokenRole.REPRESENTATIVE
 def register_person(body: PersonIn, svc: Svc, who: Who,
                     key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    receipt = svc.ledger.register_person(body.handle, body.display_name, is_bot=body.is_bot,
-                                         actor_id=who.person_id, command_id=scoped(who, key))
+    receipt = svc.commands.call(
+        DialogueLedger.register_person, body.handle, body.display_name, is_bot=body.is_bot,
+        actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/people/{receipt.id}")
 
 
@@ -64,8 +66,9 @@ def get_person(person: str, request: Request, svc: Svc, who: Who) -> Response:
 def found_organisation(body: OrganisationIn, svc: Svc, who: Who,
                        key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
-    receipt = svc.ledger.found_organisation(body.name, body.slug, actor_id=who.person_id,
-                                            command_id=scoped(who, key))
+    receipt = svc.commands.call(
+        DialogueLedger.found_organisation, body.name, body.slug, actor_id=who.person_id,
+        command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/organisations/{body.slug}")
 
 
@@ -89,9 +92,9 @@ def get_organisation(organisation: str, request: Request, svc: Svc, who: Who,
 def appoint_representative(organisation: str, body: PersonRefIn, svc: Svc, who: Who,
                            key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
-    receipt = svc.ledger.appoint_representative(
-        svc.ledger.organisation_id(organisation), svc.ledger.person_id(body.person),
-        actor_id=who.person_id, command_id=scoped(who, key))
+    receipt = svc.commands.call(
+        DialogueLedger.appoint_representative, svc.ledger.organisation_id(organisation),
+        svc.ledger.person_id(body.person), actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt)
 
 
@@ -119,9 +122,10 @@ def create_community(body: CommunityIn, svc: Svc, who: Who,
                      key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
     rule = AdmissionRule(**body.admission_rule.model_dump()) if body.admission_rule else None
-    receipt = svc.ledger.create_community(
-        svc.ledger.organisation_id(body.organisation), body.name, body.slug,
-        access=body.access, rule=rule, actor_id=who.person_id, command_id=scoped(who, key))
+    receipt = svc.commands.call(
+        DialogueLedger.create_community, svc.ledger.organisation_id(body.organisation), body.name,
+        body.slug, access=body.access, rule=rule, actor_id=who.person_id,
+        command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/communities/{body.slug}")
 
 
@@ -141,8 +145,9 @@ def change_rule(community: str, body: RuleIn, svc: Svc, who: Who,
                 key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
     cid = visible_community(svc, who, community_id(svc, community)).id
-    receipt = svc.ledger.change_admission_rule(cid, AdmissionRule(**body.model_dump()),
-                                               actor_id=who.person_id, command_id=scoped(who, key))
+    receipt = svc.commands.call(
+        DialogueLedger.change_admission_rule, cid, AdmissionRule(**body.model_dump()),
+        actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt)
 
 
@@ -164,7 +169,8 @@ def roster(community: str, request: Request, svc: Svc, who: Who, limit: Limit = 
 def join(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
     cid = visible_community(svc, who, community_id(svc, community)).id
-    receipt = svc.ledger.join_community(cid, actor_id=who.person_id, command_id=scoped(who, key))
+    receipt = svc.commands.call(
+        DialogueLedger.join_community, cid, actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/communities/{community}/members")
 
 
@@ -173,8 +179,8 @@ def join(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Resp
 def leave(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
     cid = visible_community(svc, who, community_id(svc, community)).id
-    return receipt_response(svc.ledger.leave_community(cid, actor_id=who.person_id,
-                                                       command_id=scoped(who, key)))
+    return receipt_response(svc.commands.call(
+        DialogueLedger.leave_community, cid, actor_id=who.person_id, command_id=scoped(who, key)))
 
 
 @router.post("/communities/{community}/roles", response_model=ReceiptOut,
@@ -183,9 +189,9 @@ def grant_role(community: str, body: RoleIn, svc: Svc, who: Who,
                key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
     cid = visible_community(svc, who, community_id(svc, community)).id
-    return receipt_response(svc.ledger.grant_role(
-        cid, svc.ledger.person_id(body.person), body.role, actor_id=who.person_id,
-        command_id=scoped(who, key)))
+    return receipt_response(svc.commands.call(
+        DialogueLedger.grant_role, cid, svc.ledger.person_id(body.person), body.role,
+        actor_id=who.person_id, command_id=scoped(who, key)))
 
 
 @router.post("/communities/{community}/roles/revocations", response_model=ReceiptOut,
@@ -194,9 +200,9 @@ def revoke_role(community: str, body: RoleIn, svc: Svc, who: Who,
                 key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
     cid = visible_community(svc, who, community_id(svc, community)).id
-    return receipt_response(svc.ledger.revoke_role(
-        cid, svc.ledger.person_id(body.person), body.role, actor_id=who.person_id,
-        command_id=scoped(who, key)))
+    return receipt_response(svc.commands.call(
+        DialogueLedger.revoke_role, cid, svc.ledger.person_id(body.person), body.role,
+        actor_id=who.person_id, command_id=scoped(who, key)))
 
 
 @router.post("/communities/{community}/invitations", response_model=ReceiptOut,
@@ -205,9 +211,9 @@ def invite(community: str, body: PersonRefIn, svc: Svc, who: Who,
            key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
     cid = visible_community(svc, who, community_id(svc, community)).id
-    return receipt_response(svc.ledger.invite_directly(
-        cid, svc.ledger.person_id(body.person), actor_id=who.person_id,
-        command_id=scoped(who, key)))
+    return receipt_response(svc.commands.call(
+        DialogueLedger.invite_directly, cid, svc.ledger.person_id(body.person),
+        actor_id=who.person_id, command_id=scoped(who, key)))
 
 
 @router.post("/communities/{community}/invitation/acceptance", response_model=ReceiptOut,
@@ -215,8 +221,8 @@ def invite(community: str, body: PersonRefIn, svc: Svc, who: Who,
 def accept(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
     cid = visible_community(svc, who, community_id(svc, community), invited=True).id
-    return receipt_response(svc.ledger.accept_invitation(cid, actor_id=who.person_id,
-                                                         command_id=scoped(who, key)))
+    return receipt_response(svc.commands.call(
+        DialogueLedger.accept_invitation, cid, actor_id=who.person_id, command_id=scoped(who, key)))
 
 
 @router.post("/communities/{community}/invitation/refusal", response_model=ReceiptOut,
@@ -224,5 +230,6 @@ def accept(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Re
 def decline(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
     cid = visible_community(svc, who, community_id(svc, community), invited=True).id
-    return receipt_response(svc.ledger.decline_invitation(cid, actor_id=who.person_id,
-                                                          command_id=scoped(who, key)))
+    return receipt_response(svc.commands.call(
+        DialogueLedger.decline_invitation, cid, actor_id=who.person_id,
+        command_id=scoped(who, key)))

@@ -27,7 +27,7 @@ from api.routes.common import (
 from api.schemas import CommitmentIn, ReceiptOut, TextIn, View
 from api.services import Principal, Services, require_role, visible_community
 from api.tokens import TokenRole
-from ledger.application import Receipt
+from ledger.application import DialogueLedger, Receipt
 from ledger.domain import CommandId, Commitment, CommitmentStatus, Post
 
 router = APIRouter(tags=["listening"])
@@ -39,8 +39,9 @@ REP = TokenRole.REPRESENTATIVE
              summary="Acknowledge a post (representatives)")
 def acknowledge(post_id: UUID, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
-    receipt = guarded(svc, who, Post, post_id, lambda: svc.ledger.acknowledge_post(
-        post_id, actor_id=who.person_id, command_id=scoped(who, key)))
+    receipt = guarded(svc, who, Post, post_id, lambda: svc.commands.call(
+        DialogueLedger.acknowledge_post, post_id, actor_id=who.person_id,
+        command_id=scoped(who, key)))
     return receipt_response(receipt, created=f"/threads/{svc.ledger.thread_of(post_id)}")
 
 
@@ -63,8 +64,9 @@ def make_commitment(community: str, body: CommitmentIn, svc: Svc, who: Who,
                     key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
     cid = visible_community(svc, who, community_id(svc, community)).id
-    receipt = svc.ledger.make_commitment(cid, body.posts, body.text, due_on=body.due_on,
-                                         actor_id=who.person_id, command_id=scoped(who, key))
+    receipt = svc.commands.call(
+        DialogueLedger.make_commitment, cid, body.posts, body.text, due_on=body.due_on,
+        actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/communities/{community}/commitments")
 
 

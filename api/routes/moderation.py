@@ -26,6 +26,7 @@ from api.routes.common import (
 from api.schemas import AppealDecisionIn, ModerationIn, ReceiptOut, TextIn, View
 from api.services import is_moderator_of, require_role, require_writer, visible_community
 from api.tokens import TokenRole
+from ledger.application import DialogueLedger
 from ledger.domain import ModerationDecision
 
 router = APIRouter(tags=["moderation"])
@@ -40,10 +41,11 @@ def moderate(community: str, body: ModerationIn, svc: Svc, who: Who,
     require_role(who, MOD)
     cid = visible_community(svc, who, community_id(svc, community)).id
     member = svc.ledger.person_id(body.member) if body.member else None
-    receipt = svc.ledger.moderate(
-        cid, body.action, body.reason_code, body.statement, post_ids=body.posts,
-        thread_id=body.thread, member_id=member, automated_detection=body.automated_detection,
-        author_notified=body.author_notified, actor_id=who.person_id, command_id=scoped(who, key))
+    receipt = svc.commands.call(
+        DialogueLedger.moderate, cid, body.action, body.reason_code, body.statement,
+        post_ids=body.posts, thread_id=body.thread, member_id=member,
+        automated_detection=body.automated_detection, author_notified=body.author_notified,
+        actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/moderation-decisions/{receipt.id}")
 
 
@@ -84,9 +86,9 @@ def notice(decision_id: UUID, body: TextIn, svc: Svc, who: Who,
            key: IdempotencyKey = None) -> Response:
     require_role(who, MOD)
     visible(svc, who, ModerationDecision, decision_id)
-    return receipt_response(svc.ledger.notify_author(decision_id, body.text,
-                                                     actor_id=who.person_id,
-                                                     command_id=scoped(who, key)))
+    return receipt_response(svc.commands.call(
+        DialogueLedger.notify_author, decision_id, body.text, actor_id=who.person_id,
+        command_id=scoped(who, key)))
 
 
 @router.post("/moderation-decisions/{decision_id}/appeal", response_model=ReceiptOut,
@@ -96,8 +98,9 @@ def appeal(decision_id: UUID, body: TextIn, svc: Svc, who: Who,
            key: IdempotencyKey = None) -> Response:
     require_writer(who)
     visible(svc, who, ModerationDecision, decision_id)
-    receipt = svc.ledger.lodge_appeal(decision_id, body.text, actor_id=who.person_id,
-                                      command_id=scoped(who, key))
+    receipt = svc.commands.call(
+        DialogueLedger.lodge_appeal, decision_id, body.text, actor_id=who.person_id,
+        command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/moderation-decisions/{decision_id}")
 
 
@@ -108,9 +111,9 @@ def decide_appeal(decision_id: UUID, body: AppealDecisionIn, svc: Svc, who: Who,
                   key: IdempotencyKey = None) -> Response:
     require_role(who, MOD)
     visible(svc, who, ModerationDecision, decision_id)
-    return receipt_response(svc.ledger.decide_appeal(
-        decision_id, body.outcome, body.reasons, actor_id=who.person_id,
-        command_id=scoped(who, key)))
+    return receipt_response(svc.commands.call(
+        DialogueLedger.decide_appeal, decision_id, body.outcome, body.reasons,
+        actor_id=who.person_id, command_id=scoped(who, key)))
 
 
 @router.get("/communities/{community}/moderation-log", response_model=View,

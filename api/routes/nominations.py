@@ -24,6 +24,7 @@ from api.routes.common import (
 )
 from api.schemas import NominationIn, ReceiptOut, View, VoteIn
 from api.services import require_writer, visible_community
+from ledger.application import DialogueLedger
 from ledger.domain import Nomination, NominationStatus
 
 router = APIRouter(tags=["nominations"])
@@ -47,8 +48,9 @@ def nominate(community: str, body: NominationIn, svc: Svc, who: Who,
              key: IdempotencyKey = None) -> Response:
     require_writer(who)
     cid = visible_community(svc, who, community_id(svc, community)).id
-    receipt = svc.ledger.nominate(cid, svc.ledger.person_id(body.nominee), body.statement,
-                                  actor_id=who.person_id, command_id=scoped(who, key))
+    receipt = svc.commands.call(
+        DialogueLedger.nominate, cid, svc.ledger.person_id(body.nominee), body.statement,
+        actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/nominations/{receipt.id}")
 
 
@@ -68,8 +70,9 @@ def cast_vote(nomination_id: UUID, body: VoteIn, svc: Svc, who: Who,
               key: IdempotencyKey = None) -> Response:
     require_writer(who)
     visible(svc, who, Nomination, nomination_id)
-    receipt = svc.ledger.cast_vote(nomination_id, body.choice, body.reason,
-                                   actor_id=who.person_id, command_id=scoped(who, key))
+    receipt = svc.commands.call(
+        DialogueLedger.cast_vote, nomination_id, body.choice, body.reason, actor_id=who.person_id,
+        command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/nominations/{nomination_id}")
 
 
@@ -79,9 +82,9 @@ def change_vote(nomination_id: UUID, body: VoteIn, svc: Svc, who: Who,
                 key: IdempotencyKey = None) -> Response:
     require_writer(who)
     visible(svc, who, Nomination, nomination_id)
-    return receipt_response(svc.ledger.change_vote(nomination_id, body.choice, body.reason,
-                                                   actor_id=who.person_id,
-                                                   command_id=scoped(who, key)))
+    return receipt_response(svc.commands.call(
+        DialogueLedger.change_vote, nomination_id, body.choice, body.reason, actor_id=who.person_id,
+        command_id=scoped(who, key)))
 
 
 @router.post("/nominations/{nomination_id}/decision", response_model=ReceiptOut,
@@ -90,6 +93,6 @@ def change_vote(nomination_id: UUID, body: VoteIn, svc: Svc, who: Who,
 def decide(nomination_id: UUID, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
     visible(svc, who, Nomination, nomination_id)
-    return receipt_response(svc.ledger.decide_nomination(nomination_id,
-                                                         actor_id=who.person_id,
-                                                         command_id=scoped(who, key)))
+    return receipt_response(svc.commands.call(
+        DialogueLedger.decide_nomination, nomination_id, actor_id=who.person_id,
+        command_id=scoped(who, key)))

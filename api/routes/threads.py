@@ -25,14 +25,15 @@ from api.routes.common import (
     community_id,
     guarded,
     read_responses,
-    run_command,
     scoped,
     seen_community_of,
+    visible,
 )
 from api.schemas import EditIn, ReceiptOut, ReplyIn, ThreadIn, View
 from api.services import require_writer, visible_community
-from ledger.application import Receipt
-from ledger.domain import Post, Thread
+from ledger.application import DialogueLedger, Receipt
+from ledger.domain import CommandId, Post, PostKind, Thread
+from ledger.errors import LedgerError
 
 router = APIRouter(tags=["threads and posts"])
 
@@ -57,8 +58,9 @@ def open_thread(community: str, body: ThreadIn, svc: Svc, who: Who,
                 key: IdempotencyKey = None) -> Response:
     require_writer(who)
     cid = visible_community(svc, who, community_id(svc, community)).id
-    receipt = svc.ledger.open_thread(cid, body.kind, body.title, body.body,
-                                     actor_id=who.person_id, command_id=scoped(who, key))
+    receipt = svc.commands.call(
+        DialogueLedger.open_thread, cid, body.kind, body.title, body.body, actor_id=who.person_id,
+        command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/threads/{receipt.id}")
 
 
@@ -97,14 +99,21 @@ async def reply(post_id: UUID, body: ReplyIn, request: Request,
     svc, who = await caller(request)
     require_writer(who)
 
-    def run() -> tuple[Receipt, UUID]:
-        receipt = guarded(svc, who, Post, post_id, lambda: svc.ledger.reply(
-            post_id, body.body, kind=body.kind, actor_id=who.person_id,
-            command_id=scoped(who, key)))
-        return receipt, svc.ledger.thread_of(post_id)  # the reply's thread: its parent's
-
-    receipt, thread_id = await run_command(svc, run)
+    try:
+        receipt, thread_id = await svc.commands.run(
+            reply_in_thread, post_id, body.body, kind=body.kind, actor_id=who.person_id,
+            command_id=scoped(who, key))
+    except LedgerError:  # 404 for someone who may not see the post's community
+        await run_in_threadpool(visible, svc, who, Post, post_id)
+        raise
     return receipt_response(receipt, created=f"/threads/{thread_id}")
+
+
+def reply_in_thread(ledger: DialogueLedger, post_id: UUID, body: str, *, kind: PostKind,
+                    actor_id: UUID, command_id: CommandId | None) -> tuple[Receipt, UUID]:
+    """The reply command, and the reply's thread (its parent's) for its Location."""
+    receipt = ledger.reply(post_id, body, kind=kind, actor_id=actor_id, command_id=command_id)
+    return receipt, ledger.thread_of(post_id)
 
 
 @router.post("/posts/{post_id}/edits", response_model=ReceiptOut,
@@ -112,8 +121,9 @@ async def reply(post_id: UUID, body: ReplyIn, request: Request,
 def edit(post_id: UUID, body: EditIn, svc: Svc, who: Who,
          key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    return receipt_response(guarded(svc, who, Post, post_id, lambda: svc.ledger.edit_post(
-        post_id, body.body, actor_id=who.person_id, command_id=scoped(who, key))))
+    return receipt_response(guarded(svc, who, Post, post_id, lambda: svc.commands.call(
+        DialogueLedger.edit_post, post_id, body.body, actor_id=who.person_id,
+        command_id=scoped(who, key))))
 
 
 @router.post("/posts/{post_id}/retraction", response_model=ReceiptOut,
@@ -121,5 +131,5 @@ def edit(post_id: UUID, body: EditIn, svc: Svc, who: Who,
              summary="Retract your post (hidden publicly, kept for auditors)")
 def retract(post_id: UUID, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    return receipt_response(guarded(svc, who, Post, post_id, lambda: svc.ledger.retract_post(
-        post_id, actor_id=who.person_id, command_id=scoped(who, key))))
+    return receipt_response(guarded(svc, who, Post, post_id, lambda: svc.commands.call(
+        DialogueLedger.retract_post, post_id, actor_id=who.person_id, command_id=scoped(who, key))))

@@ -1,0 +1,291 @@
+"""Where the API runs its commands: in a command process of its own, or in this process.
+
+Recording a command is the costliest thing the API does: the command loads and replays the
+aggregates it decides on and saves, and then the projector applies the new events to the
+views. An API process runs Python one thread at a time, so all of that would share one core
+with the HTTP handling. :class:`ProcessCommands` runs the commands, and the projector that
+follows them, in a child process (``api/command_process.py``) on another core: the API
+process sends each command down a pipe and gets its answer back. Reads stay in the API
+process, on its own connections, as before.
+
+A command is a ``DialogueLedger`` method (or a module-level function whose first parameter
+is the ledger) and its arguments: ``svc.commands.call(DialogueLedger.reply, post_id, ...)``
+from a worker thread, ``await svc.commands.run(...)`` on the event loop. Whatever it returns
+or raises (a named ``LedgerError`` with its details, a store error) comes back as if it had
+run here, and once it has recorded, this process's ledger listeners are called with the new
+position, as after a save here (they clear the API's caches). The command process tells
+this process's projector (which then only watches) the positions its views reach, so a
+read-your-writes wait ends as soon as they get there.
+
+If the command process stops, the commands it was running fail with 503 (they may have been
+recorded: a retry with the same ``Idempotency-Key`` is safe) and a new one is started.
+
+:class:`InlineCommands` runs the commands in this process instead: for an in-memory SQLite
+store (another process cannot open it), and where ``create_app(commands="inline")`` asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
+from itertools import count
+from multiprocessing.connection import Connection
+from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
+
+from api import command_process
+from api.problems import Problem
+from ledger.application import DialogueLedger
+from ledger.config import SQLITE, store_env
+from projections.runner import Projector
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Mode = Literal["process", "inline"]
+
+#: Commands run at once (by the command process, or by an API process running them inline).
+COMMAND_THREADS = 4
+#: Seconds the command process may take to open the store and bring the views up to date.
+START_TIMEOUT = 120.0
+
+# The command process is forked from a server process that has imported the domain once
+# (``forkserver``): starting one takes milliseconds, and nothing of the API process's threads
+# or connections is inherited.
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(["api.command_process"])
+
+
+class Commands(Protocol):
+    """Runs ledger commands for the API."""
+
+    def call(self, command: Callable[Concatenate[DialogueLedger, P], T], /,
+             *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a command and wait for its answer (from a worker thread)."""
+        ...
+
+    async def run(self, command: Callable[Concatenate[DialogueLedger, P], T], /,
+                  *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a command without blocking the event loop."""
+        ...
+
+    def close(self) -> None:
+        """Finish the commands under way and stop."""
+        ...
+
+
+def start_commands(env: Mapping[str, str] | None, ledger: DialogueLedger,
+                   projector: Projector, *, follow: bool, mode: Mode) -> Commands:
+    """The API's commands, and its views followed (``follow``) where they are recorded:
+    in a command process, unless ``mode`` is ``"inline"`` or the store is an in-memory
+    SQLite database; ``projector`` is started (to apply, or only to watch)."""
+    settings = store_env(env)
+    if mode == "inline" or _in_memory(settings):
+        if follow:
+            projector.catch_up()
+        projector.start(apply=follow)
+        return InlineCommands(ledger)
+    commands = ProcessCommands(settings, ledger, project=follow, on_views=projector.observe)
+    projector.refresh()  # where the command process brought the views
+    if follow:
+        projector.hurry_elsewhere = commands.hurry
+    projector.start(apply=False)
+    return commands
+
+
+def _in_memory(settings: Mapping[str, str]) -> bool:
+    name = settings.get("SQLITE_DBNAME", "")
+    return settings["PERSISTENCE_MODULE"] == SQLITE and (
+        name == ":memory:" or "mode=memory" in name)
+
+
+class InlineCommands:
+    """Commands run in this process: by the calling thread (``call``), or, from the event
+    loop (``run``), by a few worker threads of their own, so that one decides while another
+    waits for its commit, without many threads contending for the GIL and the store."""
+
+    def __init__(self, ledger: DialogueLedger, threads: int = COMMAND_THREADS) -> None:
+        self.ledger = ledger
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="command")
+
+    def call(self, command: Callable[Concatenate[DialogueLedger, P], T], /,
+             *args: P.args, **kwargs: P.kwargs) -> T:
+        return command(self.ledger, *args, **kwargs)
+
+    async def run(self, command: Callable[Concatenate[DialogueLedger, P], T], /,
+                  *args: P.args, **kwargs: P.kwargs) -> T:
+        context = contextvars.copy_context()
+        work = functools.partial(command, self.ledger, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, context.run, work)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def unavailable(detail: str) -> Problem:
+    return Problem(503, "commands-unavailable", detail, headers={"Retry-After": "1"})
+
+
+class ProcessCommands:
+    """Commands run by a command process (``api/command_process.py``), restarted if it
+    stops. ``project``: the command process also keeps the views current, and tells
+    ``on_views`` the view tables' prefix and positions as they advance."""
+
+    def __init__(self, settings: Mapping[str, str], ledger: DialogueLedger, *, project: bool,
+                 on_views: Callable[[str, dict[str, int]], None],
+                 start_timeout: float = START_TIMEOUT) -> None:
+        self.settings = dict(settings)
+        self.ledger = ledger
+        self.project = project
+        self.on_views = on_views
+        self.start_timeout = start_timeout
+        self._lock = threading.Lock()  # the connection, the pending commands, the ids
+        self._pending: dict[int, Future[Any]] = {}
+        self._ids = count(1)
+        self._closing = False
+        self._conn: Connection | None = None
+        self.process: Any = None
+        self.restarts = 0
+        self._start()
+        self._reader = threading.Thread(target=self._read, name="command-answers",
+                                        daemon=True)
+        self._reader.start()
+
+    # --- running commands ----------------------------------------------------------------
+    def submit(self, command: Callable[..., Any], args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_running_or_notify_cancel()  # sent is sent: it can no longer be withdrawn
+        with self._lock:
+            if self._conn is None:
+                raise unavailable("the command process is restarting; nothing was recorded")
+            request_id = next(self._ids)
+            self._pending[request_id] = future
+            try:
+                self._conn.send((request_id, command, args, kwargs))
+            except (OSError, ValueError):
+                del self._pending[request_id]
+                raise unavailable("the command process stopped; nothing was recorded") from None
+            except BaseException:  # an argument that cannot be pickled
+                del self._pending[request_id]
+                raise
+        return future
+
+    def call(self, command: Callable[Concatenate[DialogueLedger, P], T], /,
+             *args: P.args, **kwargs: P.kwargs) -> T:
+        result: T = self.submit(command, args, kwargs).result()
+        return result
+
+    async def run(self, command: Callable[Concatenate[DialogueLedger, P], T], /,
+                  *args: P.args, **kwargs: P.kwargs) -> T:
+        result: T = await asyncio.wrap_future(self.submit(command, args, kwargs))
+        return result
+
+    def hurry(self) -> None:
+        """A reader is waiting for the views: the command process's projector applies what
+        has been recorded at once."""
+        with self._lock:
+            if self._conn is not None:
+                with suppress(OSError, ValueError):
+                    self._conn.send(command_process.HURRY)
+
+    # --- answers -------------------------------------------------------------------------
+    def _read(self) -> None:
+        while True:
+            conn = self._conn
+            try:
+                if conn is None:
+                    raise EOFError
+                message = conn.recv()
+            except (EOFError, OSError):
+                if not self._restart():
+                    return
+                continue
+            kind = message[0]
+            if kind == "views":
+                self.on_views(message[1], message[2])
+                continue
+            with self._lock:
+                future = self._pending.pop(message[1], None)
+            if future is None:
+                continue
+            if kind == "done":
+                if message[3] is not None:
+                    self.ledger.announce(message[3])  # before the answer: caches first
+                future.set_result(message[2])
+            else:
+                future.set_exception(message[2])
+
+    def _restart(self) -> bool:
+        """The command process stopped: fail what it was running, start another (unless
+        closing). False once closed."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+            pending, self._pending = self._pending, {}
+        if conn is not None:
+            conn.close()
+        for future in pending.values():
+            future.set_exception(unavailable(
+                "the command process stopped before answering: the command may have been "
+                "recorded; a retry with the same Idempotency-Key is safe"))
+        if self.process is not None:
+            self.process.join(timeout=5)
+        delay = 0.05
+        while not self._closing:
+            log.warning("the command process stopped (exit code %s); starting another",
+                        getattr(self.process, "exitcode", None))
+            try:
+                self._start()
+                self.restarts += 1
+                return True
+            except Exception as error:
+                log.warning("the command process could not start (%s); retrying", error)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        return False
+
+    def _start(self) -> None:
+        ours, theirs = _CONTEXT.Pipe()
+        process = _CONTEXT.Process(target=command_process.main,
+                                   args=(self.settings, theirs, self.project, COMMAND_THREADS),
+                                   name="dialogue-ledger-commands", daemon=True)
+        process.start()
+        theirs.close()
+        try:
+            if not ours.poll(self.start_timeout):
+                raise RuntimeError("the command process did not start in time")
+            message = ours.recv()
+        except (EOFError, OSError, RuntimeError) as error:
+            ours.close()
+            process.kill()
+            process.join()
+            raise RuntimeError(f"the command process could not start: {error!r} "
+                               f"(exit code {process.exitcode})") from None
+        if message[0] != "ready":  # the store could not be opened: its error, as raised
+            ours.close()
+            process.join()
+            raise message[1]
+        with self._lock:
+            self._conn, self.process = ours, process
+
+    def close(self) -> None:
+        self._closing = True
+        with self._lock:
+            conn, process = self._conn, self.process
+            if conn is not None:
+                with suppress(OSError, ValueError):
+                    conn.send(None)  # finish what is under way, then stop
+        if process is not None:
+            process.join(timeout=60)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        self._reader.join(timeout=10)
