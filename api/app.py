@@ -104,6 +104,9 @@ def create_app(env: Mapping[str, str] | None = None, *, follow: bool = True,
     app.state.metrics = metrics
     problems.install(app)
     for module in ROUTES:
+        # The routes themselves, not ``include_router``: FastAPI 0.16x matches an included
+        # router's routes through a wrapper, twice per request. Each route already carries
+        # its router's prefix and tags; the routers have no dependencies of their own.
         app.router.routes.extend(module.router.routes)
     _keep_examples_whole(app, [r for m in ROUTES for r in m.router.routes])
     app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit)

@@ -151,6 +151,7 @@ class ProcessCommands:
         self._pending: dict[int, Future[Any]] = {}
         self._ids = count(1)
         self._closing = False
+        self._joining = threading.Lock()
         self._conn: Connection | None = None
         self.process: Any = None
         self.restarts = 0
@@ -236,8 +237,9 @@ class ProcessCommands:
             future.set_exception(unavailable(
                 "the command process stopped before answering: the command may have been "
                 "recorded; a retry with the same Idempotency-Key is safe"))
-        if self.process is not None:
-            self.process.join(timeout=5)
+        if self._closing:
+            return False
+        self._join(self.process, timeout=5)
         delay = 0.05
         while not self._closing:
             log.warning("the command process stopped (exit code %s); starting another",
@@ -266,13 +268,13 @@ class ProcessCommands:
         except (EOFError, OSError, RuntimeError) as error:
             ours.close()
             process.kill()
-            process.join()
+            self._join(process)
             raise RuntimeError(f"the command process could not start: {error!r} "
                                f"(exit code {process.exitcode})") from None
         if message[0] != "ready":  # the store could not be opened: its error, as raised
             ours.close()
-            process.join()
-            raise message[1]
+            self._join(process)
+            raise message[2]
         with self._lock:
             self._conn, self.process = ours, process
 
@@ -284,8 +286,14 @@ class ProcessCommands:
                 with suppress(OSError, ValueError):
                     conn.send(None)  # finish what is under way, then stop
         if process is not None:
-            process.join(timeout=60)
+            self._join(process, timeout=60)
             if process.is_alive():
                 process.kill()
-                process.join()
+                self._join(process)
         self._reader.join(timeout=10)
+
+    def _join(self, process: Any, timeout: float | None = None) -> None:
+        """Wait for a command process to end. One thread at a time: two threads reading
+        the fork server's report of its exit at once would take it from each other."""
+        with self._joining:
+            process.join(timeout)
