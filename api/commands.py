@@ -77,6 +77,11 @@ class Commands(Protocol):
         """Run a command without blocking the event loop."""
         ...
 
+    @property
+    def available(self) -> bool:
+        """Whether a command sent now can be run (False while a command process restarts)."""
+        ...
+
     def close(self) -> None:
         """Finish the commands under way and stop."""
         ...
@@ -125,6 +130,10 @@ class InlineCommands:
         context = contextvars.copy_context()
         work = functools.partial(command, self.ledger, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self.pool, context.run, work)
+
+    @property
+    def available(self) -> bool:
+        return True
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -189,6 +198,10 @@ class ProcessCommands:
                   *args: P.args, **kwargs: P.kwargs) -> T:
         result: T = await asyncio.wrap_future(self.submit(command, args, kwargs))
         return result
+
+    @property
+    def available(self) -> bool:
+        return self._conn is not None
 
     def hurry(self) -> None:
         """A reader is waiting for the views: the command process's projector applies what

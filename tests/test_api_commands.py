@@ -131,12 +131,16 @@ def test_a_command_sent_while_the_command_process_is_gone_is_refused_with_503(
         conn, commands._conn = commands._conn, None
     try:
         refused = reply(client, w, "Nobody to record this.")
+        not_ready = client.get("/readyz")
     finally:
         with commands._lock:
             commands._conn = conn
     assert refused.status_code == 503
     assert refused.json()["type"] == "urn:dialogue-ledger:problem:commands-unavailable"
     assert refused.headers["retry-after"] == "1"
+    assert not_ready.status_code == 503
+    assert not_ready.json()["commands"] == "the command process is being restarted"
+    assert client.get("/readyz").status_code == 200
     assert reply(client, w, "Recorded again.").status_code == 201
 
 

@@ -20,13 +20,18 @@ def healthz() -> Response:
 
 @router.get("/readyz", summary="The store answers; how far behind the views are",
             responses=read_responses(examples.READINESS, base={
-                503: {"description": "the store cannot be reached"}}))
+                503: {"description": "the store cannot be reached, or the command process "
+                             "is being restarted"}}))
 def readyz(svc: Svc) -> Response:
     try:
         head = svc.ledger.position
     except Exception as error:  # any store failure means not ready
         return json_response({"status": "unavailable", "store": str(error)[:200]}, 503,
                              {"Retry-After": "5"})
+    if not svc.commands.available:
+        return json_response({"status": "unavailable",
+                              "commands": "the command process is being restarted"}, 503,
+                             {"Retry-After": "1"})
     views = svc.projector.position
     return json_response({"status": "ready", "ledger_position": head,
                           "view_position": views, "projection_lag": max(0, head - views)})
