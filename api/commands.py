@@ -59,9 +59,12 @@ START_TIMEOUT = 120.0
 
 # The command process is forked from a server process that has imported the domain once
 # (``forkserver``): starting one takes milliseconds, and nothing of the API process's threads
-# or connections is inherited.
-_CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["api.command_process"])
+# or connections is inherited. Where there is no fork server (Windows), it is spawned.
+if "forkserver" in multiprocessing.get_all_start_methods():
+    _CONTEXT: Any = multiprocessing.get_context("forkserver")
+    _CONTEXT.set_forkserver_preload(["api.command_process"])
+else:  # pragma: no cover - not on Linux
+    _CONTEXT = multiprocessing.get_context("spawn")
 
 
 class Commands(Protocol):
