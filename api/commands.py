@@ -54,8 +54,6 @@ Mode = Literal["process", "inline"]
 
 #: Commands run at once (by the command process, or by an API process running them inline).
 COMMAND_THREADS = 4
-#: Seconds the command process may take to open the store and bring the views up to date.
-START_TIMEOUT = 120.0
 
 # The command process is forked from a server process that has imported the domain once
 # (``forkserver``): starting one takes milliseconds, and nothing of the API process's threads
@@ -152,13 +150,11 @@ class ProcessCommands:
     ``on_views`` the view tables' prefix and positions as they advance."""
 
     def __init__(self, settings: Mapping[str, str], ledger: DialogueLedger, *, project: bool,
-                 on_views: Callable[[str, dict[str, int]], None],
-                 start_timeout: float = START_TIMEOUT) -> None:
+                 on_views: Callable[[str, dict[str, int]], None]) -> None:
         self.settings = dict(settings)
         self.ledger = ledger
         self.project = project
         self.on_views = on_views
-        self.start_timeout = start_timeout
         self._lock = threading.Lock()  # the connection, the pending commands, the ids
         self._pending: dict[int, Future[Any]] = {}
         self._ids = count(1)
@@ -226,20 +222,29 @@ class ProcessCommands:
                 if not self._restart():
                     return
                 continue
-            kind = message[0]
-            if kind == "views":
-                self.on_views(message[1], message[2])
-                continue
-            with self._lock:
-                future = self._pending.pop(message[1], None)
-            if future is None:
-                continue
-            if kind == "done":
-                if message[3] is not None:
-                    self.ledger.announce(message[3])  # before the answer: caches first
-                future.set_result(message[2])
-            else:
-                future.set_exception(message[2])
+            try:
+                self._answer(message)
+            except Exception:  # never leave the reader: every later answer depends on it
+                log.exception("the command process's message %r could not be handled",
+                              message[:2])
+
+    def _answer(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "views":
+            self.on_views(message[1], message[2])
+            return
+        with self._lock:
+            future = self._pending.pop(message[1], None)
+        if future is None:
+            return
+        if kind != "done":
+            future.set_exception(message[2])
+            return
+        try:
+            if message[3] is not None:
+                self.ledger.announce(message[3])  # before the answer: caches first
+        finally:
+            future.set_result(message[2])
 
     def _restart(self) -> bool:
         """The command process stopped: fail what it was running, start another (unless
@@ -277,11 +282,9 @@ class ProcessCommands:
                                    name="dialogue-ledger-commands", daemon=True)
         process.start()
         theirs.close()
-        try:
-            if not ours.poll(self.start_timeout):
-                raise RuntimeError("the command process did not start in time")
+        try:  # as long as it takes to bring the views up to date, as in this process
             message = ours.recv()
-        except (EOFError, OSError, RuntimeError) as error:
+        except (EOFError, OSError) as error:
             ours.close()
             process.kill()
             self._join(process)

@@ -144,6 +144,22 @@ def test_a_command_sent_while_the_command_process_is_gone_is_refused_with_503(
     assert reply(client, w, "Recorded again.").status_code == 201
 
 
+def test_a_listener_that_fails_on_an_answer_does_not_keep_the_answer_from_its_request(
+        client: TestClient, stored: WorldCopy) -> None:
+    svc = services(client)
+
+    def broken(position: int) -> None:
+        raise RuntimeError("a listener that fails")
+
+    svc.ledger.listeners.append(broken)
+    try:
+        first = reply(client, stored.world, "Answered all the same.")
+        second = reply(client, stored.world, "And the next one too.")
+    finally:
+        svc.ledger.listeners.remove(broken)
+    assert (first.status_code, second.status_code) == (201, 201)
+
+
 def test_the_command_process_stops_with_the_api(world_copy: WorldCopy) -> None:
     with serve(world_copy.env) as client:
         commands = services(client).commands
