@@ -108,17 +108,22 @@ def create_app(env: Mapping[str, str] | None = None, *, follow: bool = True,
         # router's routes through a wrapper, twice per request. Each route already carries
         # its router's prefix and tags; the routers have no dependencies of their own.
         app.router.routes.extend(module.router.routes)
-    _keep_examples_whole(app, [r for m in ROUTES for r in m.router.routes])
+    _document_as_answered(app, [r for m in ROUTES for r in m.router.routes])
     app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit)
     app.add_middleware(AnswersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
 
-def _keep_examples_whole(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
-    """FastAPI drops every null from the examples in the OpenAPI document it generates
-    (fastapi#5559), so a view's example would lose its null-valued keys: put the routes'
-    examples back as written."""
+def _document_as_answered(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
+    """Two corrections to the OpenAPI document FastAPI generates:
+
+    * it drops every null from the examples (fastapi#5559), so a view's example would lose
+      its null-valued keys: the routes' examples are put back as written;
+    * it documents every response as ``application/json`` as well as the media types a
+      route declares (a problem document's schema goes there, an export's 200 gets an empty
+      JSON entry): where a route declares its media types and JSON is not one of them, the
+      JSON entry goes, and its schema moves to the declared types that have none."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -129,12 +134,18 @@ def _keep_examples_whole(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
             if not isinstance(route, APIRoute):
                 continue
             for status, response in route.responses.items():
-                for media, entry in response.get("content", {}).items():
-                    for method in route.methods or ():
-                        shown = document["paths"][route.path_format][method.lower()][
-                            "responses"][str(status)]["content"][media]
-                        shown.update({k: jsonable_encoder(entry[k])
-                                      for k in ("example", "examples") if k in entry})
+                declared = response.get("content", {})
+                for method in route.methods or ():
+                    shown = document["paths"][route.path_format][method.lower()][
+                        "responses"][str(status)].get("content", {})
+                    if declared and "application/json" not in declared:
+                        generated = shown.pop("application/json", {})
+                        for media in declared:
+                            if "schema" in generated and "schema" not in shown[media]:
+                                shown[media]["schema"] = generated["schema"]
+                    for media, entry in declared.items():
+                        shown[media].update({k: jsonable_encoder(entry[k])
+                                             for k in ("example", "examples") if k in entry})
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -128,6 +128,13 @@ READINESS: dict[str, Any] = {
     "projection_lag": 0,
 }
 
+#: GET /readyz while the command process is being restarted (or, with ``"store"``, while the
+#: store cannot be reached)
+UNREADY: dict[str, Any] = {
+    "status": "unavailable",
+    "commands": "the command process is being restarted",
+}
+
 
 # --- people, organisations and communities --------------------------------------------------------
 #: GET /people/{person}: ruth's profile

@@ -240,6 +240,34 @@ def test_the_event_stream_is_documented_as_an_event_stream() -> None:
     assert list(content) == ["text/event-stream"]
 
 
+def test_problems_are_documented_as_problem_documents_only() -> None:
+    document = _openapi()
+    seen = 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                content = response.get("content", {})
+                if "application/problem+json" in content:
+                    seen += 1
+                    where = f"{method.upper()} {path} {status}"
+                    assert list(content) == ["application/problem+json"], where
+                    assert content["application/problem+json"]["schema"] == {
+                        "$ref": "#/components/schemas/ProblemOut"}, where
+    assert seen > 100
+
+
+def test_the_exports_are_documented_in_the_media_types_they_are_sent_in() -> None:
+    paths = _openapi()["paths"]
+    for path, media in (("/audit/exports/moderation", ["text/csv", "application/jsonl"]),
+                        ("/audit/exports/events", ["application/jsonl"])):
+        assert list(paths[path]["get"]["responses"]["200"]["content"]) == media
+
+
+def test_an_unready_server_is_documented_with_an_example() -> None:
+    unready = _openapi()["paths"]["/readyz"]["get"]["responses"]["503"]
+    assert unready["content"]["application/json"]["example"]["status"] == "unavailable"
+
+
 # --- the documented examples are true --------------------------------------------------------
 JSON, JSONL, CSV, SSE = "application/json", "application/jsonl", "text/csv", "text/event-stream"
 #: Objects whose keys are data (counts by side, by reason), not a shape.

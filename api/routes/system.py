@@ -21,7 +21,8 @@ def healthz() -> Response:
 @router.get("/readyz", summary="The store answers; how far behind the views are",
             responses=read_responses(examples.READINESS, base={
                 503: {"description": "the store cannot be reached, or the command process "
-                             "is being restarted"}}))
+                             "is being restarted",
+                      "content": {"application/json": {"example": examples.UNREADY}}}}))
 def readyz(svc: Svc) -> Response:
     try:
         head = svc.ledger.position
