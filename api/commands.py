@@ -43,7 +43,8 @@ from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
 from api import command_process
 from api.problems import Problem
 from ledger.application import DialogueLedger
-from ledger.config import SQLITE, store_env
+from ledger.config import store_env
+from ledger.store import in_memory_sqlite
 from projections.runner import Projector
 
 log = logging.getLogger(__name__)
@@ -93,24 +94,18 @@ def start_commands(env: Mapping[str, str] | None, ledger: DialogueLedger,
     """The API's commands, and its views followed (``follow``) where they are recorded:
     in a command process, unless ``mode`` is ``"inline"`` or the store is an in-memory
     SQLite database; ``projector`` is started (to apply, or only to watch)."""
-    settings = store_env(env)
-    if mode == "inline" or _in_memory(settings):
+    if mode == "inline" or in_memory_sqlite(ledger.recorder):
         if follow:
             projector.catch_up()
         projector.start(apply=follow)
         return InlineCommands(ledger)
-    commands = ProcessCommands(settings, ledger, project=follow, on_views=projector.observe)
+    commands = ProcessCommands(store_env(env), ledger, project=follow,
+                               on_views=projector.observe)
     projector.refresh()  # where the command process brought the views
     if follow:
         projector.hurry_elsewhere = commands.hurry
     projector.start(apply=False)
     return commands
-
-
-def _in_memory(settings: Mapping[str, str]) -> bool:
-    name = settings.get("SQLITE_DBNAME", "")
-    return settings["PERSISTENCE_MODULE"] == SQLITE and (
-        name == ":memory:" or "mode=memory" in name)
 
 
 class InlineCommands:

@@ -47,12 +47,16 @@ def separate_reads(recorder: ApplicationRecorder) -> SQLiteDatastore | None:
     on the shared pool every read waits behind every commit in progress. In WAL mode a read
     needs no lock at all: reading through a second pool lets commands read while others
     write. (In-memory databases serialise reads and writes on purpose: not for them.)"""
-    if not isinstance(recorder, SQLiteApplicationRecorder):
+    if not isinstance(recorder, SQLiteApplicationRecorder) or in_memory_sqlite(recorder):
         return None
     pool = recorder.datastore.pool
-    if pool.is_sqlite_memory_mode:
-        return None
     return SQLiteDatastore(pool.db_name, lock_timeout=pool.lock_timeout)
+
+
+def in_memory_sqlite(recorder: ApplicationRecorder) -> bool:
+    """Whether the store is an in-memory SQLite database: only its own process can open it."""
+    return isinstance(recorder, SQLiteApplicationRecorder) and bool(
+        recorder.datastore.pool.is_sqlite_memory_mode)
 
 
 def events_of(recorder: ApplicationRecorder, aggregate_ids: Sequence[UUID],

@@ -60,6 +60,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.services import Services
 from api.tokens import issue_token
 from ledger.application import DialogueLedger
 from ledger.demo import COMMUNITY_SLUG, record_demo
@@ -241,6 +242,12 @@ def serve(env: Mapping[str, str], **options: Any) -> Iterator[TestClient]:
     app = create_app(dict(env), **options)
     with TestClient(app) as client:
         yield client
+
+
+def services(client: TestClient) -> Services:
+    """The running app's services (ledger, projector, commands, caches)."""
+    svc: Services = client.app.state.services  # type: ignore[attr-defined]
+    return svc
 
 
 def ledger_position(client: TestClient) -> int:

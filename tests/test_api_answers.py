@@ -15,13 +15,13 @@ from fastapi.testclient import TestClient
 
 from api.answers import Answer, Answers
 from api.routes.reports import ReportQuery, _until_the_clock_moves
-from api.services import Services
 from api.tokens import ApiToken, digest_of, revoke_token
 from ledger.application import DialogueLedger
 from tests.api_world import (  # noqa: F401  (the *_fixture names are fixtures)
     World,
     WorldCopy,
     serve,
+    services,
     world_copy_fixture,
     world_template_fixture,
 )
@@ -31,11 +31,6 @@ from tests.api_world import (  # noqa: F401  (the *_fixture names are fixtures)
 def client(world_copy: WorldCopy) -> Iterator[TestClient]:
     with serve(world_copy.env) as found:
         yield found
-
-
-def services(client: TestClient) -> Services:
-    svc: Services = client.app.state.services  # type: ignore[attr-defined]
-    return svc
 
 
 def elsewhere(world_copy: WorldCopy) -> DialogueLedger:

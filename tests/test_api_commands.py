@@ -16,14 +16,14 @@ from fastapi.testclient import TestClient
 
 from api import examples
 from api.commands import InlineCommands, ProcessCommands
-from api.services import Services
 from ledger import errors
 from ledger.application import DialogueLedger
 from ledger.domain import CommandId
-from tests.api_world import (  # noqa: F401  # noqa: F401
+from tests.api_world import (  # noqa: F401  (the *_fixture names are fixtures)
     WorldCopy,
     pg_world_fixture,
     serve,
+    services,
     stored_fixture,
     world_copy_fixture,
     world_template_fixture,
@@ -34,11 +34,6 @@ from tests.api_world import (  # noqa: F401  # noqa: F401
 def client_fixture(stored: WorldCopy) -> Iterator[TestClient]:
     with serve(stored.env) as found:
         yield found
-
-
-def services(client: TestClient) -> Services:
-    svc: Services = client.app.state.services  # type: ignore[attr-defined]
-    return svc
 
 
 def reply(client: TestClient, w: Any, text: str, **headers: str) -> Any:

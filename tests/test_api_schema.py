@@ -291,11 +291,7 @@ def _attached_examples(routes: Sequence[BaseRoute]) -> dict[Key, Any]:
     ``exclude_none=True``, fastapi/fastapi#5559)."""
     found: dict[Key, Any] = {}
     for route in routes:
-        if not isinstance(route, APIRoute):  # an included router (FastAPI >= 0.160)
-            inner = getattr(route, "original_router", None)
-            found.update(_attached_examples(inner.routes if inner is not None else []))
-            continue
-        if "GET" not in route.methods:
+        if not isinstance(route, APIRoute) or "GET" not in route.methods:
             continue
         for media, entry in route.responses.get(200, {}).get("content", {}).items():
             if "example" in entry:

@@ -286,25 +286,19 @@ def test_a_sqlite_worker_that_cannot_decode_is_reported_and_the_rebuild_goes_on(
 
 def test_a_sqlite_rebuild_that_cannot_start_its_decoding_process_decodes_every_range(
         sqlite_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    app = DialogueLedger(sqlite_env)
-    try:
-        world = build_world(app)
-        for i in range(6):
-            start_thread(app, world.circle, world.alice, f"Thread {i}")
-        live = Projector(app)
-        live.catch_up()
-        monkeypatch.setattr(sys, "executable", "/nonexistent/python")
-        rebuilt = Projector(app, prefix="rebuilt_", rebuild_batch_size=4)
-        assert rebuilt.rebuild() == app.position
-        assert rebuilt.decoded_ahead == 0
-        assert_same_views(live, rebuilt)
-    finally:
-        app.close()
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    assert_rebuilt_without_decoding_ahead(sqlite_env)
 
 
 def test_an_in_memory_sqlite_ledger_rebuilds_without_decoding_ahead() -> None:
-    app = DialogueLedger({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                          "SQLITE_DBNAME": ":memory:"})
+    assert_rebuilt_without_decoding_ahead({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                                           "SQLITE_DBNAME": ":memory:"})
+
+
+def assert_rebuilt_without_decoding_ahead(env: dict[str, str]) -> None:
+    """A rebuild in ranges of 4 over a few threads equals the live views, with no range
+    decoded ahead."""
+    app = DialogueLedger(env)
     try:
         world = build_world(app)
         for i in range(6):
