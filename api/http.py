@@ -42,13 +42,27 @@ def receipt_response(receipt: Receipt, *, created: str | None = None) -> Respons
     return json_response(body, 201 if created is not None else 200, headers)
 
 
+def check_reached(svc: Services, name: str, position: int | None) -> None:
+    """A position a request names (``min_position``, ``at``) must be one the ledger has
+    reached: beyond its head, 422 (``invalid-input``, with the head)."""
+    if position is None:
+        return
+    head = svc.ledger.position
+    if position > head:
+        raise InvalidInput(f"{name} is beyond the ledger's head", field=name, head=head)
+
+
+async def reached_head(svc: Services, name: str, position: int | None) -> None:
+    """:func:`check_reached` for ``async`` endpoints (the store only beyond the views)."""
+    if position is not None and position > svc.projector.position:
+        await run_in_threadpool(check_reached, svc, name, position)
+
+
 def wait_for(svc: Services, min_position: int | None) -> None:
     """Read-your-writes: wait until the views have reached ``min_position``."""
     if min_position is None:
         return
-    if min_position > svc.ledger.position:
-        raise InvalidInput("min_position is beyond the ledger's head",
-                           field="min_position", head=svc.ledger.position)
+    check_reached(svc, "min_position", min_position)
     if not svc.projector.wait(min_position, timeout=svc.freshness_timeout):
         raise Problem(503, "view-not-ready",
                       f"the views have not reached position {min_position} yet",

@@ -8,6 +8,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+#: The methods counted by name; any other is counted as "other", so made-up methods add no
+#: series.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -66,8 +70,11 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
+            # Labels from a closed set: route templates (a path that matched none is
+            # "unmatched") and the known methods, so no request can add series of its own.
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            count, latency = self.metrics.series(scope.get("method", ""), route,
-                                                 status["code"])
+            method = scope.get("method", "")
+            count, latency = self.metrics.series(method if method in METHODS else "other",
+                                                 route, status["code"])
             count.inc()
             latency.observe(time.perf_counter() - started)

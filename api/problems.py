@@ -54,6 +54,20 @@ def problem_response(status: int, code: str, detail: str, *, instance: str | Non
                     headers=headers)
 
 
+def is_json(content_type: str) -> bool:
+    """``application/json`` or ``application/<anything>+json``, with or without parameters
+    (such as ``charset``): the media types a request body is read as JSON from."""
+    media = content_type.split(";")[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _body_sent(request: Request) -> bool:
+    """Whether the request came with a body (a length other than 0, or chunked)."""
+    headers = request.headers
+    return headers.get("content-length", "0").strip() != "0" or "transfer-encoding" in headers
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
     async def ledger_error(request: Request, error: LedgerError) -> Response:
@@ -80,8 +94,7 @@ def install(app: FastAPI) -> None:
     async def invalid(request: Request, error: RequestValidationError) -> Response:
         errors = [{"location": list(e.get("loc", ())), "message": e.get("msg", ""),
                    "kind": e.get("type", "")} for e in error.errors()]
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if request.method in ("POST", "PUT") and media not in ("application/json", "") \
+        if _body_sent(request) and not is_json(request.headers.get("content-type", "")) \
                 and any(e["location"][:1] == ["body"] for e in errors):
             return problem_response(415, "unsupported-media-type",
                                     "send the request body as application/json",

@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from ledger.domain import Access, Action, AppealOutcome, Choice, PostKind, ReasonCode, Role
 
 Text200 = Field(min_length=1, max_length=200)
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _uuid_text(value: Any) -> Any:
+    """Only a UUID's canonical text (8-4-4-4-12 hex digits) is an id in a request."""
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
+        raise ValueError("an id is a UUID in its canonical form (8-4-4-4-12 hex digits)")
+    return value
+
+
+def _date_text(value: Any) -> Any:
+    """Only a calendar date (YYYY-MM-DD), without a time part, is a date in a request."""
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise ValueError("a date is YYYY-MM-DD, without a time part")
+    return value
+
+
+#: JSON has no UUID, date or enum types: these are parsed from their text, and from nothing
+#: else, in bodies that are otherwise strict.
+Id = Annotated[UUID, Strict(False), BeforeValidator(_uuid_text)]
+IsoDate = Annotated[date, Strict(False), BeforeValidator(_date_text)]
+
+
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: strict, so nothing is coerced (no ``"yes"`` for true, no ``"3"`` for
+    3, no 1 for true), and nothing unknown is accepted. Enum fields are marked
+    ``Strict(False)`` (their values arrive as JSON strings); ids and dates are :data:`Id` and
+    :data:`IsoDate`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ReceiptOut(BaseModel):
@@ -66,13 +96,13 @@ class CommunityIn(Body):
     organisation: str = Field(min_length=1, max_length=64, examples=["northwind"])
     name: str = Field(min_length=1, max_length=200, examples=["Northwind Voices"])
     slug: str = Field(min_length=2, max_length=64, examples=["northwind-voices"])
-    access: Access = Field(examples=["invitation-only"])
+    access: Annotated[Access, Strict(False)] = Field(examples=["invitation-only"])
     admission_rule: RuleIn | None = None
 
 
 class RoleIn(Body):
     person: str = Field(min_length=1, max_length=100, examples=["bea"])
-    role: Role = Field(examples=["moderator"])
+    role: Annotated[Role, Strict(False)] = Field(examples=["moderator"])
 
 
 class NominationIn(Body):
@@ -82,12 +112,12 @@ class NominationIn(Body):
 
 
 class VoteIn(Body):
-    choice: Choice = Field(examples=["admit"])
+    choice: Annotated[Choice, Strict(False)] = Field(examples=["admit"])
     reason: str = Field(min_length=1, max_length=2_000, examples=["renters need a voice"])
 
 
 class ThreadIn(Body):
-    kind: PostKind = Field(examples=["concern"])
+    kind: Annotated[PostKind, Strict(False)] = Field(examples=["concern"])
     title: str = Field(min_length=1, max_length=200, examples=["Outages every storm"])
     body: str = Field(min_length=1, max_length=20_000,
                       examples=["Our village lost power five times since July."])
@@ -95,7 +125,7 @@ class ThreadIn(Body):
 
 class ReplyIn(Body):
     body: str = Field(min_length=1, max_length=20_000, examples=["Same here."])
-    kind: PostKind = PostKind.COMMENT
+    kind: Annotated[PostKind, Strict(False)] = PostKind.COMMENT
 
 
 class EditIn(Body):
@@ -104,10 +134,10 @@ class EditIn(Body):
 
 
 class CommitmentIn(Body):
-    posts: list[UUID] = Field(min_length=1, max_length=100)
+    posts: list[Id] = Field(min_length=1, max_length=100)
     text: str = Field(min_length=1, max_length=5_000,
                       examples=["Restore northern maintenance crews by October."])
-    due_on: date | None = Field(None, examples=["2026-10-31"])
+    due_on: IsoDate | None = Field(None, examples=["2026-10-31"])
 
 
 class TextIn(Body):
@@ -115,19 +145,19 @@ class TextIn(Body):
 
 
 class ModerationIn(Body):
-    action: Action = Field(examples=["remove-post"])
-    reason_code: ReasonCode = Field(examples=["confidential"])
+    action: Annotated[Action, Strict(False)] = Field(examples=["remove-post"])
+    reason_code: Annotated[ReasonCode, Strict(False)] = Field(examples=["confidential"])
     statement: str = Field(min_length=1, max_length=5_000,
                            examples=["The post quotes an internal document."])
-    posts: list[UUID] = Field(default_factory=list, max_length=100)
-    thread: UUID | None = None
+    posts: list[Id] = Field(default_factory=list, max_length=100)
+    thread: Id | None = None
     member: str | None = Field(None, min_length=1, max_length=100)
     automated_detection: bool = False
     author_notified: bool = False
 
 
 class AppealDecisionIn(Body):
-    outcome: AppealOutcome = Field(examples=["reversed"])
+    outcome: Annotated[AppealOutcome, Strict(False)] = Field(examples=["reversed"])
     reasons: str = Field(min_length=1, max_length=5_000,
                          examples=["Public interest outweighs confidentiality."])
 

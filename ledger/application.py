@@ -278,6 +278,7 @@ class DialogueLedger(Application[UUID]):
                         occurred_at: datetime | None = None) -> Receipt:
         def decide(act: Act) -> Outcome:
             membership = self._membership(self._get(Community, community_id).id, act)
+            membership.check_can_leave()
             membership.leave(act=act)
             return membership.id, [membership]
 

@@ -289,6 +289,18 @@ def test_an_auditor_cannot_vote_nominate_or_call_the_decision(ledger: DialogueLe
         ledger.decide_nomination(nomination, actor_id=world.auditor)
 
 
+def test_an_auditor_cannot_leave_the_community(ledger: DialogueLedger) -> None:
+    """Leaving is a write: an appointed auditor leaves only when a representative revokes
+    the appointment."""
+    world = build_world(ledger)
+    with refused(ledger, AuditorsCannotWrite):
+        ledger.leave_community(world.circle, actor_id=world.auditor)
+    assert membership(ledger, world.circle, world.auditor).status is Status.ACTIVE
+    ledger.revoke_role(world.circle, world.auditor, Role.AUDITOR, actor_id=world.rep)
+    ledger.leave_community(world.circle, actor_id=world.auditor)
+    assert membership(ledger, world.circle, world.auditor).status is Status.LEFT
+
+
 def test_an_auditor_cannot_be_given_another_role(ledger: DialogueLedger) -> None:
     world = build_world(ledger)
     with refused(ledger, RoleConflict):

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from api import examples
-from api.http import json_response, view_response
+from api.http import check_reached, json_response, view_response
 from api.problems import Problem
-from api.routes.common import Svc, Who, community_id, read_responses
+from api.routes.common import MAX_POSITION, Svc, Who, community_id, read_responses
 from api.schemas import View
 from api.services import Principal, Services
 from ledger.domain import Thread
@@ -25,7 +25,7 @@ from replay.history import thread_history
 from replay.point_in_time import PointInTime
 
 router = APIRouter(prefix="/audit", tags=["auditors"])
-At = Annotated[int | None, Query(ge=1, le=2**62, description="only events up to this "
+At = Annotated[int | None, Query(ge=1, le=MAX_POSITION, description="only events up to this "
                                                              "ledger position")]
 AsOf = Annotated[datetime | None, Query(description="only events that occurred by this "
                                                     "time (ISO 8601, UTC if no zone)")]
@@ -36,9 +36,10 @@ def _auditor(who: Principal) -> None:
         raise Problem(403, "auditors-only", "only auditors use the audit endpoints")
 
 
-def _point(at: int | None, as_of: datetime | None) -> datetime | None:
+def _point(svc: Services, at: int | None, as_of: datetime | None) -> datetime | None:
     if at is not None and as_of is not None:
         raise InvalidInput("give at most one of at and as_of")
+    check_reached(svc, "at", at)
     if as_of is None:
         return None
     if not 1900 <= as_of.year <= 2200:
@@ -59,7 +60,7 @@ def thread_then(thread_id: UUID, request: Request, svc: Svc, who: Who, at: At = 
                 as_of: AsOf = None,
                 audience: Literal["public", "auditor"] = "auditor") -> Response:
     _auditor(who)
-    moment = _point(at, as_of)
+    moment = _point(svc, at, as_of)
     svc.ledger.get(Thread, thread_id)
     return view_response(request, svc, _pit(svc).thread(thread_id, audience=audience, at=at,
                                                         as_of=moment))
@@ -71,7 +72,7 @@ def thread_then(thread_id: UUID, request: Request, svc: Svc, who: Who, at: At = 
 def history(thread_id: UUID, request: Request, svc: Svc, who: Who, at: At = None,
             as_of: AsOf = None) -> Response:
     _auditor(who)
-    moment = _point(at, as_of)
+    moment = _point(svc, at, as_of)
     return view_response(request, svc, thread_history(svc.ledger, _pit(svc), thread_id,
                                                       at=at, as_of=moment))
 
@@ -82,7 +83,7 @@ def history(thread_id: UUID, request: Request, svc: Svc, who: Who, at: At = None
 def roster_then(community: str, request: Request, svc: Svc, who: Who, at: At = None,
                 as_of: AsOf = None) -> Response:
     _auditor(who)
-    moment = _point(at, as_of)
+    moment = _point(svc, at, as_of)
     return view_response(request, svc, _pit(svc).roster(community_id(svc, community), at=at,
                                                         as_of=moment))
 
@@ -93,7 +94,7 @@ def roster_then(community: str, request: Request, svc: Svc, who: Who, at: At = N
 def moderation_log_then(community: str, request: Request, svc: Svc, who: Who,
                         at: At = None, as_of: AsOf = None) -> Response:
     _auditor(who)
-    moment = _point(at, as_of)
+    moment = _point(svc, at, as_of)
     return view_response(request, svc, _pit(svc).moderation_log(
         community_id(svc, community), at=at, as_of=moment))
 
@@ -118,7 +119,7 @@ def export_moderation(svc: Svc, who: Who, format: Literal["csv", "jsonl", "dsa"]
     )
 
     _auditor(who)
-    start, end = _point(None, from_), _point(None, to)
+    start, end = _point(svc, None, from_), _point(svc, None, to)
     ids = [str(community_id(svc, ref)) for ref in community or []]
     reader = DecisionReader(svc.projector, community_ids=ids, start=start, end=end)
     options = DsaOptions(puid_key=puid_key_from_env()) if format == "dsa" else None
@@ -184,7 +185,7 @@ def list_checkpoints(request: Request, svc: Svc, who: Who) -> Response:
             responses=read_responses(examples.INCLUSION_PROOF),
             summary="An RFC 9162 inclusion proof of one event in the latest checkpoint")
 def inclusion(svc: Svc, who: Who,
-              position: Annotated[int, Query(ge=1, le=2**62)]) -> Response:
+              position: Annotated[int, Query(ge=1, le=MAX_POSITION)]) -> Response:
     _auditor(who)
     latest = seal.latest_checkpoint(svc.ledger)
     if latest is None:
@@ -196,8 +197,8 @@ def inclusion(svc: Svc, who: Who,
 @router.get("/proofs/consistency", response_model=View,
             responses=read_responses(examples.CONSISTENCY_PROOF),
             summary="An RFC 9162 consistency proof between two recorded checkpoints")
-def consistency(svc: Svc, who: Who, old: Annotated[int, Query(ge=1)],
-                new: Annotated[int, Query(ge=1)]) -> Response:
+def consistency(svc: Svc, who: Who, old: Annotated[int, Query(ge=1, le=MAX_POSITION)],
+                new: Annotated[int, Query(ge=1, le=MAX_POSITION)]) -> Response:
     _auditor(who)
     recorded = {cp.id: cp for cp in seal.checkpoints(svc.ledger)}
     if old not in recorded or new not in recorded:

@@ -25,6 +25,12 @@ from ledger.domain import CommandId
 from ledger.errors import LedgerError, NotFound
 
 T = TypeVar("T")
+#: The Idempotency-Key: 1-200 printable ASCII characters (RFC 9110 field values are ASCII;
+#: spaces inside only, as a header's own are trimmed).
+MAX_KEY = 200
+KEY_PATTERN = r"^[!-~](?:[ -~]*[!-~])?$"
+#: The ledger's limit on a command id (``DialogueLedger._execute``).
+MAX_COMMAND_ID = 200
 Svc = Annotated[Services, Depends(services)]
 Who = Annotated[Principal, Depends(principal)]
 
@@ -36,8 +42,9 @@ async def caller(request: Request) -> tuple[Services, Principal]:
 
 
 async def idempotency_key(request: Request, key: Annotated[str | None, Header(
-        alias="Idempotency-Key", min_length=1, max_length=200,
-        description="a client-chosen key: a retry with the same key and the same request "
+        alias="Idempotency-Key", min_length=1, max_length=MAX_KEY, pattern=KEY_PATTERN,
+        description="a client-chosen key of 1-200 printable ASCII characters (no leading "
+                    "or trailing space): a retry with the same key and the same request "
                     "gets the same answer and records nothing twice; the same key with "
                     "another request is refused (422 idempotency-key-reused)")] = None,
         ) -> CommandId | None:
@@ -54,13 +61,24 @@ async def idempotency_key(request: Request, key: Annotated[str | None, Header(
 
 
 def scoped(who: Principal, key: CommandId | None) -> CommandId | None:
-    """An Idempotency-Key is the client's: two people may use the same one."""
-    return None if key is None else CommandId(f"api:{who.person_id}:{key}", key.request)
+    """An Idempotency-Key is the client's: two people may use the same one. A key too long
+    to keep whole beside its holder's id within the ledger's command ids (200 characters)
+    is kept as its SHA-256 digest, under a prefix no whole key can have."""
+    if key is None:
+        return None
+    whole = f"api:{who.person_id}:{key}"
+    if len(whole) <= MAX_COMMAND_ID:
+        return CommandId(whole, key.request)
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return CommandId(f"api-sha256:{who.person_id}:{digest}", key.request)
 
 
 IdempotencyKey = Annotated[CommandId | None, Depends(idempotency_key)]
+#: The largest ledger position a request may name (positions are 64-bit signed integers in
+#: both stores; 2**62 leaves room for ``position + 1``).
+MAX_POSITION = 2**62
 MinPosition = Annotated[int | None, Query(
-    ge=0, le=2**62, description="read-your-writes: answer only once the views have reached "
+    ge=0, le=MAX_POSITION, description="read-your-writes: answer only once the views have reached "
                                 "this ledger position (a command's `position`)")]
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
 After = Annotated[str | None, Query(min_length=1, max_length=500,

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
 from api import examples
-from api.routes.common import Svc, Who, community_id, read_responses
+from api.routes.common import MAX_POSITION, Svc, Who, community_id, read_responses
 from api.services import Principal, Services, visible_community
 from ledger.domain import Community
 from ledger.errors import NotFound
@@ -81,9 +81,10 @@ class CommunityIndex:
                                  '{"position", "kind", "id"}')
 async def events(
         community: str, request: Request, svc: Svc, who: Who,
-        last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
-        since: Annotated[int | None, Query(ge=0, description="start after this position "
-                                                             "(default: now)")] = None,
+        last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0,
+                                                    le=MAX_POSITION)] = None,
+        since: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description="start after "
+                                           "this position (default: now)")] = None,
         max_events: Annotated[int | None, Query(ge=1, le=100_000)] = None,
         timeout: Annotated[float | None, Query(gt=0, le=86_400)] = None,
 ) -> EventSourceResponse:

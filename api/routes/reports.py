@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from api import examples
-from api.http import cached_view, reached, served_view, wait_for
+from api.http import cached_view, check_reached, reached, reached_head, served_view, wait_for
 from api.routes.common import Svc, Who, caller, read_responses, seen_community_of
 from api.schemas import View
 from api.services import Principal, Services, visible_community
@@ -93,6 +93,7 @@ Params = Annotated[ReportQuery, Query()]
 async def community_report(community: str, request: Request, params: Params) -> Response:
     svc, who = await caller(request)
     cid = await seen_community_of(svc, who, community)
+    await reached_head(svc, "at", params.at)
     await reached(svc, params.min_position)
     report = params.request([str(cid)])
     return await served_view(request, svc, ("report", report),
@@ -106,6 +107,7 @@ async def community_report(community: str, request: Request, params: Params) -> 
 def organisation_report(organisation: str, request: Request, svc: Svc, who: Who,
                         params: Params) -> Response:
     organisation_id = svc.ledger.organisation_id(organisation)
+    check_reached(svc, "at", params.at)
     wait_for(svc, params.min_position)
     communities = _visible(svc, who, [c["id"] for c in
                                       svc.reader.communities(str(organisation_id))])

@@ -190,6 +190,14 @@ class Membership(Aggregate):
         if Role.AUDITOR in self.roles:
             raise AuditorsCannotWrite("auditors read everything and write nothing")
 
+    def check_can_leave(self) -> None:
+        """Leaving is a member's own act: an appointed auditor writes nothing, leaving
+        included (a representative revokes the appointment)."""
+        if self.status is not Status.ACTIVE:
+            raise MembershipNotActive("only an active member can leave", person_id=self.person_id)
+        if Role.AUDITOR in self.roles:
+            raise AuditorsCannotWrite("auditors read everything and write nothing")
+
     def check_is_moderator(self) -> None:
         if not self.has_role(Role.MODERATOR):
             raise NotAModerator("only this community's moderators can moderate",
