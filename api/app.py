@@ -116,14 +116,15 @@ def create_app(env: Mapping[str, str] | None = None, *, follow: bool = True,
 
 
 def _document_as_answered(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
-    """Two corrections to the OpenAPI document FastAPI generates:
+    """Three corrections to the OpenAPI document FastAPI generates:
 
     * it drops every null from the examples (fastapi#5559), so a view's example would lose
       its null-valued keys: the routes' examples are put back as written;
     * it documents every response as ``application/json`` as well as the media types a
       route declares (a problem document's schema goes there, an export's 200 gets an empty
       JSON entry): where a route declares its media types and JSON is not one of them, the
-      JSON entry goes, and its schema moves to the declared types that have none."""
+      JSON entry goes, and its schema moves to the declared types that have none;
+    * it documents optional parameters as nullable: they are only optional (``_not_null``)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -146,9 +147,26 @@ def _document_as_answered(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
                     for media, entry in declared.items():
                         shown[media].update({k: jsonable_encoder(entry[k])
                                              for k in ("example", "examples") if k in entry})
+        for operations in document["paths"].values():
+            for operation in operations.values():
+                for parameter in operation.get("parameters", []):
+                    _not_null(parameter["schema"])
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _not_null(schema: dict[str, Any]) -> None:
+    """An optional parameter is left out, never sent as null (a query string or a header
+    has no null): FastAPI documents ``int | None`` as "integer or null"; it is "integer"."""
+    kinds = schema.get("anyOf")
+    if kinds and {"type": "null"} in kinds:
+        rest = [kind for kind in kinds if kind != {"type": "null"}]
+        del schema["anyOf"]
+        if len(rest) == 1:
+            schema.update(rest[0])
+        else:
+            schema["anyOf"] = rest
 
 
 def _forget(svc: Services) -> None:

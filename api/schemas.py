@@ -32,17 +32,28 @@ def _date_text(value: Any) -> Any:
     return value
 
 
+def _whole_number(value: Any) -> Any:
+    """A JSON integer: a number without a fractional part (``3`` or ``3.0``, as JSON Schema
+    has it), never a string or a boolean."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError("expected a whole number")
+
+
 #: JSON has no UUID, date or enum types: these are parsed from their text, and from nothing
 #: else, in bodies that are otherwise strict.
 Id = Annotated[UUID, Strict(False), BeforeValidator(_uuid_text)]
 IsoDate = Annotated[date, Strict(False), BeforeValidator(_date_text)]
+Whole = Annotated[int, BeforeValidator(_whole_number)]
 
 
 class Body(BaseModel):
     """A request body: strict, so nothing is coerced (no ``"yes"`` for true, no ``"3"`` for
     3, no 1 for true), and nothing unknown is accepted. Enum fields are marked
-    ``Strict(False)`` (their values arrive as JSON strings); ids and dates are :data:`Id` and
-    :data:`IsoDate`."""
+    ``Strict(False)`` (their values arrive as JSON strings); ids, dates and integers are
+    :data:`Id`, :data:`IsoDate` and :data:`Whole`."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -85,10 +96,10 @@ class PersonRefIn(Body):
 
 
 class RuleIn(Body):
-    quorum: int = Field(3, ge=1, le=10_000, examples=[3])
+    quorum: Whole = Field(3, ge=1, le=10_000, examples=[3])
     threshold: float = Field(0.6, gt=0, le=1, examples=[0.6])
-    min_community_votes: int = Field(2, ge=1, le=10_000, examples=[2])
-    deadline_days: int = Field(7, ge=1, le=365, examples=[7])
+    min_community_votes: Whole = Field(2, ge=1, le=10_000, examples=[2])
+    deadline_days: Whole = Field(7, ge=1, le=365, examples=[7])
     direct_invitations: bool = Field(False, examples=[False])
 
 

@@ -62,7 +62,7 @@ LAX_BODIES = [
     ("representative", "PUT", RULE, {"direct_invitations": 1}),
     ("representative", "PUT", RULE, {"direct_invitations": "true"}),
     ("representative", "PUT", RULE, {"quorum": "3"}),
-    ("representative", "PUT", RULE, {"quorum": 3.0}),
+    ("representative", "PUT", RULE, {"quorum": 3.5}),
     ("representative", "PUT", RULE, {"quorum": True}),
     ("representative", "PUT", RULE, {"threshold": "0.6"}),
     ("representative", "PUT", RULE, {"deadline_days": "7"}),
@@ -107,8 +107,9 @@ def test_a_value_of_another_type_or_form_is_refused_not_coerced(
 
 def test_values_of_the_documented_types_are_accepted(client: TestClient,
                                                       stored: WorldCopy) -> None:
-    """The strict bodies still take what is documented: a date, ids, enum values, and an
-    integer where a number is asked for."""
+    """The strict bodies still take what is documented: a date, ids, enum values, an
+    integer where a number is asked for, and a number without a fractional part where an
+    integer is (JSON Schema's integer)."""
     w = stored.world
     rep = w.headers("representative")
     made = client.post(f"/communities/{w.community}/commitments", headers=rep,
@@ -116,7 +117,7 @@ def test_values_of_the_documented_types_are_accepted(client: TestClient,
                              "due_on": "2026-10-31"})
     assert made.status_code == 201, made.text
     rule = client.put(f"/communities/{w.open_community}/admission-rule", headers=rep,
-                      json={"quorum": 3, "threshold": 1, "direct_invitations": False})
+                      json={"quorum": 3.0, "threshold": 1, "direct_invitations": False})
     assert rule.status_code == 200, rule.text
 
 
