@@ -10,6 +10,7 @@ NUL characters is left to the hostile-text tests.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -110,7 +111,10 @@ OPERATIONS = sorted(
                          ids=[f"{m} {p} {'valid' if g.is_positive else 'invalid'}"
                               for m, p, g in OPERATIONS])
 def test_the_api_answers_as_its_document_says(fuzzed: tuple[WorldCopy, Any], method: str,
-                                              path: str, mode: GenerationMode) -> None:
+                                              path: str, mode: GenerationMode,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Every answer as documented, and no error logged meanwhile (an error after a stream
+    has started answering is not a 5xx, but still a fault)."""
     stored, schema = fuzzed
     world = stored.world
     operation = schema.find_operation_by_path(method, path)
@@ -132,7 +136,9 @@ def test_the_api_answers_as_its_document_says(fuzzed: tuple[WorldCopy, Any], met
                 for who in ("member", "moderator"):
                     case.call_and_validate(headers=world.headers(who), additional_checks=CHECKS)
 
-    answers_as_documented()
+    with caplog.at_level(logging.ERROR):
+        answers_as_documented()
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def _short_stream(case: Any) -> None:
