@@ -67,7 +67,7 @@ COMMAND_THREADS = 4
 COMMAND_DEADLINE = 30.0
 #: Seconds a stopping API process waits for its command process to finish the commands under
 #: way and stop, before it terminates it (then kills it one second later).
-STOP_GRACE = 5.0
+STOP_GRACE = 4.0
 #: What a 503 says when a command's fate is unknown.
 MAY_HAVE_BEEN_RECORDED = ("the command may have been recorded: retry with the same "
                           "Idempotency-Key, which answers the first run's receipt if it was")

@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
     IntegrityError,
     InternalError,
     Mapper,
+    PersistenceError,
     ProgrammingError,
     Recording,
     Transcoder,
@@ -77,7 +78,13 @@ from ledger.errors import (
     WrongCommunity,
 )
 from ledger.group_commit import GroupCommit
-from ledger.store import position_of, separate_reads, stored_events_of
+from ledger.store import (
+    NothingRecorded,
+    failed_before_writing,
+    position_of,
+    separate_reads,
+    stored_events_of,
+)
 
 A = TypeVar("A", bound=Aggregate)
 Outcome = tuple[UUID, Sequence[Aggregate]]
@@ -843,6 +850,10 @@ class DialogueLedger(Application[UUID]):
                     if replayed is not None:
                         return replayed
                 result_id, aggregates = decide(act)
+            except PersistenceError as error:  # nothing has been written yet
+                if isinstance(error, NothingRecorded):
+                    raise
+                raise NothingRecorded(str(error)) from error
             finally:
                 self._loaded.found = None
             if command_id is not None:
@@ -853,6 +864,11 @@ class DialogueLedger(Application[UUID]):
                 recordings = self.save(*aggregates)
             except IntegrityError:
                 continue
+            except PersistenceError as error:
+                if failed_before_writing(self.recorder, error) and not isinstance(
+                        error, NothingRecorded):
+                    raise NothingRecorded(str(error)) from error
+                raise  # it may have been committed: the answer must not say otherwise
             return Receipt(result_id, recordings[-1].notification.id)
         raise ConcurrencyConflict(f"{name} kept conflicting with concurrent commands",
                                   attempts=self.max_attempts)

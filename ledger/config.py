@@ -37,6 +37,10 @@ def store_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
         # get it within this many seconds fails (HTTP 503 with Retry-After) and records
         # nothing, instead of piling up behind a stuck writer.
         env.setdefault("POSTGRES_LOCK_TIMEOUT", "5")
+        # A pooled connection is checked (an empty query) each time it is taken from the
+        # pool, and replaced if the server dropped it (a restart, a terminated backend), so
+        # such a fault costs no request a 503. Set POSTGRES_PRE_PING=n to skip the check.
+        env.setdefault("POSTGRES_PRE_PING", "y")
     return env
 
 

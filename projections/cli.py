@@ -17,7 +17,7 @@ log = logging.getLogger("dialogue_ledger.project")
 
 #: Seconds the worker waits for its projector to finish the round under way once asked to
 #: stop; views are written in transactions, so leaving a round unfinished loses nothing.
-STOP_GRACE = 8.0
+STOP_GRACE = 6.0
 
 
 class StopRequest:
