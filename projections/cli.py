@@ -87,5 +87,5 @@ def cmd_project(args: argparse.Namespace) -> int:
     finally:
         if closing:
             app.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, handler in previous.items():  # after a stop, the process is ending:
+            signal.signal(sig, handler if stop.signal is None else signal.SIG_IGN)
