@@ -34,7 +34,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.codec import OrjsonTranscoder, TypedMapper
-from ledger.config import store_env
+from ledger.config import create_private_sqlite_file, store_env
 from ledger.domain import (
     Access,
     Act,
@@ -126,7 +126,9 @@ class DialogueLedger(Application[UUID]):
         env: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = now_utc,
     ) -> None:
-        created_tables_race(lambda: super(DialogueLedger, self).__init__(store_env(env)))
+        settings = store_env(env)
+        create_private_sqlite_file(settings)
+        created_tables_race(lambda: super(DialogueLedger, self).__init__(settings))
         if isinstance(self.recorder, PostgresApplicationRecorder):
             # eventsourcing retries a failed insert 10 times (0.2 s apart), so a lock timeout of
             # T seconds would keep a command waiting about 10 x (T + 0.2) s. Fail after T.
