@@ -110,7 +110,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                 host=args.host, port=args.port, log_level=args.log_level,
                                 timeout_graceful_shutdown=CONNECTIONS_GRACE)
         server = _server_class()(config, stop)
-        server.run()
+        try:
+            server.run()
+        except SystemExit:  # uvicorn's exit when the app's start-up was given up
+            if stop.signal is None:
+                raise
+            return 0
         # 3: uvicorn's status for a failed start-up (stopping while starting is no failure)
         return 0 if server.started or stop.signal is not None else 3
     # Several processes: each worker builds the app from the environment.
@@ -125,6 +130,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _server_class() -> type[Any]:
     import uvicorn
 
+    from api.commands import STOP_REQUESTED
     from projections.cli import StopRequest
 
     class StoppingServer(uvicorn.Server):
@@ -147,7 +153,7 @@ def _server_class() -> type[Any]:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, self.handle_exit)
             if self.stop.signal is not None:
-                self.should_exit = True
+                self.handle_exit(self.stop.signal, None)
             try:
                 yield
             finally:
@@ -157,6 +163,7 @@ def _server_class() -> type[Any]:
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             self.stop(sig, frame)
             self.should_exit = True
+            STOP_REQUESTED.append(sig)  # a command process still starting is given up
 
     return StoppingServer
 

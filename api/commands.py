@@ -151,6 +151,16 @@ class InlineCommands:
         self.pool.shutdown(wait=True)
 
 
+#: The signals a stopping server has received (set by ``api.cli``'s server, from a signal
+#: handler: appending takes no lock). A command process still starting (bringing the views
+#: up to date can take minutes) is then given up, and no new one is started.
+STOP_REQUESTED: list[int] = []
+
+
+class StoppedWhileStarting(Exception):
+    """The server was asked to stop before its command process was ready."""
+
+
 def unavailable(detail: str, code: str = "commands-unavailable") -> Problem:
     return Problem(503, code, detail, headers={"Retry-After": "1"})
 
@@ -314,7 +324,7 @@ class ProcessCommands:
             return False
         self._join(self.process, timeout=5)
         delay = 0.05
-        while not self._closing:
+        while not self._closing and not STOP_REQUESTED:
             log.warning("the command process stopped (exit code %s); starting another",
                         getattr(self.process, "exitcode", None))
             try:
@@ -334,7 +344,14 @@ class ProcessCommands:
                                    name="dialogue-ledger-commands", daemon=True)
         process.start()
         theirs.close()
-        try:  # as long as it takes to bring the views up to date, as in this process
+        try:  # as long as it takes to bring the views up to date, unless asked to stop
+            while not ours.poll(0.2):
+                if STOP_REQUESTED:
+                    ours.close()
+                    process.kill()
+                    self._join(process)
+                    raise StoppedWhileStarting(
+                        "the server was asked to stop while its command process was starting")
             message = ours.recv()
         except (EOFError, OSError) as error:
             ours.close()
