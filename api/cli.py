@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
@@ -163,7 +164,7 @@ def _server_class() -> type[Any]:
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             self.stop(sig, frame)
             self.should_exit = True
-            STOP_REQUESTED.append(sig)  # a command process still starting is given up
+            STOP_REQUESTED.append(time.monotonic())  # see api.commands.STOP_REQUESTED
 
     return StoppingServer
 

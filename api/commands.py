@@ -151,10 +151,17 @@ class InlineCommands:
         self.pool.shutdown(wait=True)
 
 
-#: The signals a stopping server has received (set by ``api.cli``'s server, from a signal
-#: handler: appending takes no lock). A command process still starting (bringing the views
-#: up to date can take minutes) is then given up, and no new one is started.
-STOP_REQUESTED: list[int] = []
+#: When (``time.monotonic()``) a stopping server received its stop signals (set by
+#: ``api.cli``'s server, from a signal handler: appending takes no lock). A command process
+#: still starting (bringing the views up to date can take minutes) is then given up, no new
+#: one is started, and a command still unanswered :data:`STOPPING_WAIT` seconds after the
+#: first signal is answered 503 before the server closes its connection.
+STOP_REQUESTED: list[float] = []
+#: Seconds a command may still take once the server is asked to stop (less than the
+#: server's wait for open connections, ``api.cli.CONNECTIONS_GRACE``).
+STOPPING_WAIT = 1.5
+#: Seconds between two looks at a command's deadline while waiting for its answer.
+WAIT_STEP = 0.25
 
 
 class StoppedWhileStarting(Exception):
@@ -230,28 +237,44 @@ class ProcessCommands:
     def call(self, command: Callable[Concatenate[DialogueLedger, P], T], /,
              *args: P.args, **kwargs: P.kwargs) -> T:
         request_id, future = self.submit(command, args, kwargs)
-        try:
-            result: T = future.result(timeout=self.deadline)
-        except TimeoutError:
-            raise self._late(request_id) from None
-        return result
+        deadline = time.monotonic() + self.deadline
+        while True:
+            try:
+                result: T = future.result(timeout=WAIT_STEP)
+            except TimeoutError:
+                self._check_waiting(request_id, deadline)
+                continue
+            return result
 
     async def run(self, command: Callable[Concatenate[DialogueLedger, P], T], /,
                   *args: P.args, **kwargs: P.kwargs) -> T:
         request_id, future = self.submit(command, args, kwargs)
-        try:
-            result: T = await asyncio.wait_for(asyncio.wrap_future(future), self.deadline)
-        except TimeoutError:
-            raise self._late(request_id) from None
-        return result
+        deadline = time.monotonic() + self.deadline
+        answer = asyncio.wrap_future(future)
+        while True:
+            done, _ = await asyncio.wait({answer}, timeout=WAIT_STEP)
+            if done:
+                result: T = answer.result()
+                return result
+            self._check_waiting(request_id, deadline)
 
-    def _late(self, request_id: int) -> Problem:
-        """A command past its deadline: its answer, if it ever comes, is dropped."""
+    def _check_waiting(self, request_id: int, deadline: float) -> None:
+        """Raise a 503 for a command past its deadline, or still unanswered
+        :data:`STOPPING_WAIT` seconds after the server was asked to stop (an answer before
+        the server closes the connection, rather than none): its answer, if it ever comes,
+        is dropped."""
+        now = time.monotonic()
+        stopping = bool(STOP_REQUESTED) and now >= STOP_REQUESTED[0] + STOPPING_WAIT
+        if now < deadline and not stopping:
+            return
         with self._lock:
             self._pending.pop(request_id, None)
+        if stopping:
+            raise unavailable(f"the server is stopping and the command has not answered; "
+                              f"{MAY_HAVE_BEEN_RECORDED}")
         log.warning("command %d got no answer within %.1f s", request_id, self.deadline)
-        return unavailable(f"the command got no answer within {self.deadline:g} s; "
-                           f"{MAY_HAVE_BEEN_RECORDED}", code="command-timeout")
+        raise unavailable(f"the command got no answer within {self.deadline:g} s; "
+                          f"{MAY_HAVE_BEEN_RECORDED}", code="command-timeout")
 
     @property
     def available(self) -> bool:

@@ -247,6 +247,7 @@ def test_serve_exits_0_within_its_grace_period_and_loses_nothing_acknowledged(
     assert took < GRACE, (took, log)
     assert "Traceback" not in log, log
     if writers is not None:
+        assert 500 not in writers.answers  # a command cut short by the stop answers 503
         assert_acknowledged_recorded(store.env, writers.acknowledged)
 
 
