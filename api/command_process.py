@@ -24,6 +24,7 @@ serving its API process for up to :data:`STOP_GRACE` seconds (the API process us
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import pickle
 import pickletools
@@ -33,11 +34,13 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from enum import Enum
 from multiprocessing.connection import Connection
 from types import FrameType
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import PersistenceError
 
 from ledger.application import DialogueLedger, Receipt
@@ -83,14 +86,17 @@ class UnknownCommand(Exception):
 
 
 class _PlainValues(pickle.Unpickler):
-    """Reads a message, refusing anything but plain values: a function or a class from
-    elsewhere (what an arbitrary pickle would run) is refused."""
+    """Reads a message, refusing anything but plain values: ids, dates and times, and the
+    domain's value types (enumerations, frozen records, command ids). A function, or any
+    other class (what an arbitrary pickle would call), is refused."""
 
     def find_class(self, module: str, name: str) -> Any:
-        if module in ("uuid", "datetime") or module == "ledger" or module.startswith(
-                ("ledger.domain", "ledger.application", "ledger.errors")):
+        if module in ("uuid", "datetime") or module.startswith("ledger.domain"):
             found = super().find_class(module, name)
-            if isinstance(found, type):
+            if module in ("uuid", "datetime") and isinstance(found, type):
+                return found
+            if isinstance(found, type) and (issubclass(found, (Enum, CommandId)) or (
+                    dataclasses.is_dataclass(found) and not issubclass(found, Aggregate))):
                 return found
         raise UnknownCommand(f"{module}.{name} is not a plain command value")
 

@@ -122,6 +122,10 @@ def test_the_command_process_never_runs_a_function_sent_to_it(
         (3, "register_person", (print, "Someone"), {"actor_id": uuid.uuid4()})))
     kind, request_id, error = command_process_pipe.recv()
     assert (kind, request_id) == ("failed", 3)
+    command_process_pipe.send_bytes(pickle.dumps(  # a class that is not a plain value
+        (4, "register_person", (DialogueLedger, "Someone"), {"actor_id": uuid.uuid4()})))
+    kind, request_id, error = command_process_pipe.recv()
+    assert (kind, request_id) == ("failed", 4)
     assert not marker.exists()
 
 
