@@ -12,6 +12,7 @@ routing (``api/answers.py``).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -25,7 +26,7 @@ from starlette.routing import BaseRoute
 
 from api import problems
 from api.answers import AnswersMiddleware
-from api.commands import Mode, start_commands
+from api.commands import Mode, StoppedWhileStarting, start_commands
 from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import (
@@ -45,6 +46,8 @@ from ledger.application import DialogueLedger
 from projections.queries import ViewReader
 from projections.report import ListeningReport
 from projections.runner import Projector
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BODY_LIMIT = 64 * 1024
 #: The routes' modules. Routes are matched in order, one by one: the busiest first (no two
@@ -86,9 +89,15 @@ def create_app(env: Mapping[str, str] | None = None, *, follow: bool = True,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = DialogueLedger(env)
         projector = Projector(ledger)
+        try:
+            started = start_commands(env, ledger, projector, follow=follow, mode=commands)
+        except StoppedWhileStarting:  # the server stops before it serves: not a failure
+            log.info("asked to stop while starting: not starting")
+            ledger.close()
+            yield
+            return
         svc = Services(ledger=ledger, projector=projector, reader=ViewReader(projector),
-                       report=ListeningReport(projector), commands=start_commands(
-                           env, ledger, projector, follow=follow, mode=commands))
+                       report=ListeningReport(projector), commands=started)
         app.state.services = svc
         ledger.listeners.append(lambda position: _forget(svc))
         app.state.community_index = CommunityIndex(svc)

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 from ledger.application import DialogueLedger
 from ledger.config import describe, store_env
+
+#: Seconds a stopping server waits for its open connections (requests under way, event
+#: streams) before it closes them; then the app stops its command process (at most
+#: ``api.commands.STOP_GRACE`` seconds more): well within a 10-second grace period.
+CONNECTIONS_GRACE = 2
 
 DEMO_TOKENS = (("maya", "representative"), ("lena", "moderator"), ("ruth", "member"),
                ("ines", "auditor"))
@@ -82,23 +93,84 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
     from ledger.errors import InvalidInput
+    from projections.cli import StopRequest
 
     if args.workers < 1:
         raise InvalidInput("--workers must be at least 1", field="workers")
+    stop = StopRequest()  # a stop asked for before the server takes the signals over
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
     env = store_env()
     if args.demo:
         _prepare_demo(env, f"http://{args.host}:{args.port}")
     projector = args.projector or ("in-process" if args.workers == 1 else "none")
     if args.workers == 1:
-        uvicorn.run(create_app(env, follow=projector == "in-process"), host=args.host,
-                    port=args.port, log_level=args.log_level)
-        return 0
+        if stop.signal is not None:
+            return 0
+        config = uvicorn.Config(create_app(env, follow=projector == "in-process"),
+                                host=args.host, port=args.port, log_level=args.log_level,
+                                timeout_graceful_shutdown=CONNECTIONS_GRACE)
+        server = _server_class()(config, stop)
+        try:
+            server.run()
+        except SystemExit:  # uvicorn's exit when the app's start-up was given up
+            if stop.signal is None:
+                raise
+            return 0
+        # 3: uvicorn's status for a failed start-up (stopping while starting is no failure)
+        return 0 if server.started or stop.signal is not None else 3
     # Several processes: each worker builds the app from the environment.
     os.environ.update(env)
     os.environ["DIALOGUE_LEDGER_PROJECTOR"] = projector
     uvicorn.run("api.app:create_app_from_environment", factory=True, host=args.host,
-                port=args.port, workers=args.workers, log_level=args.log_level)
+                port=args.port, workers=args.workers, log_level=args.log_level,
+                timeout_graceful_shutdown=CONNECTIONS_GRACE)
     return 0
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    from api.commands import STOP_REQUESTED
+    from projections.cli import StopRequest
+
+    class StoppingServer(uvicorn.Server):
+        """uvicorn's server, stopped by SIGTERM or SIGINT (once or many times) with exit
+        status 0. uvicorn raises the signal again once it has shut down gracefully, so the
+        process would end "killed by SIGTERM" (status -15), which supervisors read as a
+        failure; and a second Ctrl-C skips the app's shutdown (its command process would
+        be left to be killed). Here every further signal only repeats the request, and
+        after the shutdown they are ignored until the process exits."""
+
+        def __init__(self, config: uvicorn.Config, stop: StopRequest) -> None:
+            super().__init__(config)
+            self.stop = stop  # also holds a signal that came before the server started
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, self.handle_exit)
+            if self.stop.signal is not None:
+                self.handle_exit(self.stop.signal, None)
+            try:
+                yield
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(sig, _stopping_already)
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            self.stop(sig, frame)
+            self.should_exit = True
+            STOP_REQUESTED.append(time.monotonic())  # see api.commands.STOP_REQUESTED
+
+    return StoppingServer
+
+
+def _stopping_already(signum: int, frame: FrameType | None) -> None:
+    """The server has stopped and the process is about to exit: nothing more to do."""
 
 
 def _prepare_demo(env: dict[str, str], url: str) -> None:

@@ -8,9 +8,12 @@ follows them, in a child process (``api/command_process.py``) on another core: t
 process sends each command down a pipe and gets its answer back. Reads stay in the API
 process, on its own connections, as before.
 
-A command is a ``DialogueLedger`` method (or a module-level function whose first parameter
-is the ledger) and its arguments: ``svc.commands.call(DialogueLedger.reply, post_id, ...)``
-from a worker thread, ``await svc.commands.run(...)`` on the event loop. Whatever it returns
+A command is a ``DialogueLedger`` method (or a function whose first parameter is the ledger)
+registered in ``api.command_process.COMMANDS``, and its arguments:
+``svc.commands.call(DialogueLedger.reply, post_id, ...)`` from a worker thread,
+``await svc.commands.run(...)`` on the event loop. What crosses the pipe is the command's
+registered NAME and plain values, never a function; the command process runs only the
+commands it knows. Whatever it returns
 or raises (a named ``LedgerError`` with its details, a store error) comes back as if it had
 run here, and once it has recorded, this process's ledger listeners are called with the new
 position, as after a save here (they clear the API's caches). The command process tells
@@ -18,7 +21,10 @@ this process's projector (which then only watches) the positions its views reach
 read-your-writes wait ends as soon as they get there.
 
 If the command process stops, the commands it was running fail with 503 (they may have been
-recorded: a retry with the same ``Idempotency-Key`` is safe) and a new one is started.
+recorded: a retry with the same ``Idempotency-Key`` is safe) and a new one is started. Every
+command has a deadline (:data:`COMMAND_DEADLINE` seconds, ``DIALOGUE_LEDGER_COMMAND_DEADLINE``):
+past it, or if its answer cannot cross the pipe, the caller gets 503 ``command-timeout`` or
+``command-answer-lost`` with ``Retry-After``, saying that the command may have been recorded.
 
 :class:`InlineCommands` runs the commands in this process instead: for an in-memory SQLite
 store (another process cannot open it), and where ``create_app(commands="inline")`` asks.
@@ -31,6 +37,7 @@ import contextvars
 import functools
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -55,6 +62,15 @@ Mode = Literal["process", "inline"]
 
 #: Commands run at once (by the command process, or by an API process running them inline).
 COMMAND_THREADS = 4
+#: Seconds an API process waits for a command's answer from its command process (unless
+#: ``DIALOGUE_LEDGER_COMMAND_DEADLINE`` says otherwise).
+COMMAND_DEADLINE = 30.0
+#: Seconds a stopping API process waits for its command process to finish the commands under
+#: way and stop, before it terminates it (then kills it one second later).
+STOP_GRACE = 4.0
+#: What a 503 says when a command's fate is unknown.
+MAY_HAVE_BEEN_RECORDED = ("the command may have been recorded: retry with the same "
+                          "Idempotency-Key, which answers the first run's receipt if it was")
 
 # The command process is forked from a server process that has imported the domain once
 # (``forkserver``): starting one takes milliseconds, and nothing of the API process's threads
@@ -135,8 +151,38 @@ class InlineCommands:
         self.pool.shutdown(wait=True)
 
 
-def unavailable(detail: str) -> Problem:
-    return Problem(503, "commands-unavailable", detail, headers={"Retry-After": "1"})
+#: When (``time.monotonic()``) a stopping server received its stop signals (set by
+#: ``api.cli``'s server, from a signal handler: appending takes no lock). A command process
+#: still starting (bringing the views up to date can take minutes) is then given up, no new
+#: one is started, and a command still unanswered :data:`STOPPING_WAIT` seconds after the
+#: first signal is answered 503 before the server closes its connection.
+STOP_REQUESTED: list[float] = []
+#: Seconds a command may still take once the server is asked to stop (less than the
+#: server's wait for open connections, ``api.cli.CONNECTIONS_GRACE``).
+STOPPING_WAIT = 1.5
+#: Seconds between two looks at a command's deadline while waiting for its answer.
+WAIT_STEP = 0.25
+
+
+class StoppedWhileStarting(Exception):
+    """The server was asked to stop before its command process was ready."""
+
+
+def unavailable(detail: str, code: str = "commands-unavailable") -> Problem:
+    return Problem(503, code, detail, headers={"Retry-After": "1"})
+
+
+def command_deadline() -> float:
+    """:data:`COMMAND_DEADLINE`, or ``DIALOGUE_LEDGER_COMMAND_DEADLINE`` seconds if set."""
+    configured = os.environ.get("DIALOGUE_LEDGER_COMMAND_DEADLINE", "")
+    try:
+        deadline = float(configured) if configured else COMMAND_DEADLINE
+    except ValueError:
+        raise ValueError("DIALOGUE_LEDGER_COMMAND_DEADLINE must be a number of seconds, "
+                         f"not {configured!r}") from None
+    if not deadline > 0:
+        raise ValueError("DIALOGUE_LEDGER_COMMAND_DEADLINE must be more than 0 seconds")
+    return deadline
 
 
 class ProcessCommands:
@@ -158,6 +204,7 @@ class ProcessCommands:
         self._conn: Connection | None = None
         self.process: Any = None
         self.restarts = 0
+        self.deadline = command_deadline()
         self._start()
         self._reader = threading.Thread(target=self._read, name="command-answers",
                                         daemon=True)
@@ -165,7 +212,11 @@ class ProcessCommands:
 
     # --- running commands ----------------------------------------------------------------
     def submit(self, command: Callable[..., Any], args: tuple[Any, ...],
-               kwargs: dict[str, Any]) -> Future[Any]:
+               kwargs: dict[str, Any]) -> tuple[int, Future[Any]]:
+        name = command_process.COMMAND_NAMES.get(command)
+        if name is None:
+            raise TypeError(f"{command!r} is not a registered command (see "
+                            "api.command_process.COMMANDS)")
         future: Future[Any] = Future()
         future.set_running_or_notify_cancel()  # sent is sent: it can no longer be withdrawn
         with self._lock:
@@ -174,24 +225,56 @@ class ProcessCommands:
             request_id = next(self._ids)
             self._pending[request_id] = future
             try:
-                self._conn.send((request_id, command, args, kwargs))
+                self._conn.send((request_id, name, args, kwargs))
             except (OSError, ValueError):
                 del self._pending[request_id]
                 raise unavailable("the command process stopped; nothing was recorded") from None
             except BaseException:  # an argument that cannot be pickled
                 del self._pending[request_id]
                 raise
-        return future
+        return request_id, future
 
     def call(self, command: Callable[Concatenate[DialogueLedger, P], T], /,
              *args: P.args, **kwargs: P.kwargs) -> T:
-        result: T = self.submit(command, args, kwargs).result()
-        return result
+        request_id, future = self.submit(command, args, kwargs)
+        deadline = time.monotonic() + self.deadline
+        while True:
+            try:
+                result: T = future.result(timeout=WAIT_STEP)
+            except TimeoutError:
+                self._check_waiting(request_id, deadline)
+                continue
+            return result
 
     async def run(self, command: Callable[Concatenate[DialogueLedger, P], T], /,
                   *args: P.args, **kwargs: P.kwargs) -> T:
-        result: T = await asyncio.wrap_future(self.submit(command, args, kwargs))
-        return result
+        request_id, future = self.submit(command, args, kwargs)
+        deadline = time.monotonic() + self.deadline
+        answer = asyncio.wrap_future(future)
+        while True:
+            done, _ = await asyncio.wait({answer}, timeout=WAIT_STEP)
+            if done:
+                result: T = answer.result()
+                return result
+            self._check_waiting(request_id, deadline)
+
+    def _check_waiting(self, request_id: int, deadline: float) -> None:
+        """Raise a 503 for a command past its deadline, or still unanswered
+        :data:`STOPPING_WAIT` seconds after the server was asked to stop (an answer before
+        the server closes the connection, rather than none): its answer, if it ever comes,
+        is dropped."""
+        now = time.monotonic()
+        stopping = bool(STOP_REQUESTED) and now >= STOP_REQUESTED[0] + STOPPING_WAIT
+        if now < deadline and not stopping:
+            return
+        with self._lock:
+            self._pending.pop(request_id, None)
+        if stopping:
+            raise unavailable(f"the server is stopping and the command has not answered; "
+                              f"{MAY_HAVE_BEEN_RECORDED}")
+        log.warning("command %d got no answer within %.1f s", request_id, self.deadline)
+        raise unavailable(f"the command got no answer within {self.deadline:g} s; "
+                          f"{MAY_HAVE_BEEN_RECORDED}", code="command-timeout")
 
     @property
     def available(self) -> bool:
@@ -217,6 +300,9 @@ class ProcessCommands:
                 if not self._restart():
                     return
                 continue
+            except Exception:  # an answer that cannot be read: its caller's deadline answers
+                log.exception("an answer from the command process could not be read")
+                continue
             try:
                 self._answer(message)
             except Exception:  # never leave the reader: every later answer depends on it
@@ -230,16 +316,21 @@ class ProcessCommands:
             return
         with self._lock:
             future = self._pending.pop(message[1], None)
-        if future is None:
-            return
-        if kind != "done":
-            future.set_exception(message[2])
+        if kind == "failed":
+            if future is not None:
+                future.set_exception(message[2])
             return
         try:
-            if message[3] is not None:
-                self.ledger.announce(message[3])  # before the answer: caches first
+            if message[3] is not None:  # even if past its deadline: caches first
+                self.ledger.announce(message[3])
         finally:
-            future.set_result(message[2])
+            if future is not None and kind == "done":
+                future.set_result(message[2])
+            elif future is not None:  # "lost": the answer could not cross the pipe
+                log.error("a command's answer could not be sent back: %s", message[2])
+                future.set_exception(unavailable(
+                    f"the command ran but its answer could not be returned; "
+                    f"{MAY_HAVE_BEEN_RECORDED}", code="command-answer-lost"))
 
     def _restart(self) -> bool:
         """The command process stopped: fail what it was running, start another (unless
@@ -251,13 +342,12 @@ class ProcessCommands:
             conn.close()
         for future in pending.values():
             future.set_exception(unavailable(
-                "the command process stopped before answering: the command may have been "
-                "recorded; a retry with the same Idempotency-Key is safe"))
+                f"the command process stopped before answering; {MAY_HAVE_BEEN_RECORDED}"))
         if self._closing:
             return False
         self._join(self.process, timeout=5)
         delay = 0.05
-        while not self._closing:
+        while not self._closing and not STOP_REQUESTED:
             log.warning("the command process stopped (exit code %s); starting another",
                         getattr(self.process, "exitcode", None))
             try:
@@ -277,7 +367,14 @@ class ProcessCommands:
                                    name="dialogue-ledger-commands", daemon=True)
         process.start()
         theirs.close()
-        try:  # as long as it takes to bring the views up to date, as in this process
+        try:  # as long as it takes to bring the views up to date, unless asked to stop
+            while not ours.poll(0.2):
+                if STOP_REQUESTED:
+                    ours.close()
+                    process.kill()
+                    self._join(process)
+                    raise StoppedWhileStarting(
+                        "the server was asked to stop while its command process was starting")
             message = ours.recv()
         except (EOFError, OSError) as error:
             ours.close()
@@ -300,7 +397,12 @@ class ProcessCommands:
                 with suppress(OSError, ValueError):
                     conn.send(None)  # finish what is under way, then stop
         if process is not None:
-            self._join(process, timeout=60)
+            self._join(process, timeout=STOP_GRACE)
+            if process.is_alive():
+                log.warning("the command process did not stop within %.0f s; terminating it",
+                            STOP_GRACE)
+                process.terminate()
+                self._join(process, timeout=1)
             if process.is_alive():
                 process.kill()
                 self._join(process)

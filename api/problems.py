@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ledger.errors import LedgerError
+from ledger.store import NothingRecorded
 
 PROBLEM_TYPE = "urn:dialogue-ledger:problem:"
 MEDIA_TYPE = "application/problem+json"
@@ -77,12 +78,20 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PersistenceError)
     async def store_error(request: Request, error: PersistenceError) -> Response:
-        """The store timed out (a lock wait) or is unreachable: nothing was recorded."""
+        """The store timed out (a lock wait) or is unreachable. Only an error known to have
+        come before any write (a read, or a command's ``NothingRecorded``) may say that
+        nothing was recorded: any other error in a command may have followed its commit."""
         text = str(error).lower()
         code = "store-busy" if "lock" in text or "timeout" in text else "store-unavailable"
-        return problem_response(503, code, "the store could not complete the request; "
-                                "nothing was recorded; retry later",
-                                instance=request.url.path, headers={"Retry-After": "1"})
+        if isinstance(error, NothingRecorded) or request.method in ("GET", "HEAD"):
+            detail = ("the store could not complete the request; nothing was recorded; "
+                      "retry later")
+        else:
+            detail = ("the store failed while the command ran: the command may have been "
+                      "recorded; retry with the same Idempotency-Key, which answers the first "
+                      "run's receipt if it was")
+        return problem_response(503, code, detail, instance=request.url.path,
+                                headers={"Retry-After": "1"})
 
     @app.exception_handler(Problem)
     async def problem(request: Request, error: Problem) -> Response:

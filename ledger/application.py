@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
     IntegrityError,
     InternalError,
     Mapper,
+    PersistenceError,
     ProgrammingError,
     Recording,
     Transcoder,
@@ -33,7 +34,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.codec import OrjsonTranscoder, TypedMapper
-from ledger.config import store_env
+from ledger.config import create_private_sqlite_file, store_env
 from ledger.domain import (
     Access,
     Act,
@@ -77,7 +78,13 @@ from ledger.errors import (
     WrongCommunity,
 )
 from ledger.group_commit import GroupCommit
-from ledger.store import position_of, separate_reads, stored_events_of
+from ledger.store import (
+    NothingRecorded,
+    failed_before_writing,
+    position_of,
+    separate_reads,
+    stored_events_of,
+)
 
 A = TypeVar("A", bound=Aggregate)
 Outcome = tuple[UUID, Sequence[Aggregate]]
@@ -119,7 +126,9 @@ class DialogueLedger(Application[UUID]):
         env: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = now_utc,
     ) -> None:
-        created_tables_race(lambda: super(DialogueLedger, self).__init__(store_env(env)))
+        settings = store_env(env)
+        create_private_sqlite_file(settings)
+        created_tables_race(lambda: super(DialogueLedger, self).__init__(settings))
         if isinstance(self.recorder, PostgresApplicationRecorder):
             # eventsourcing retries a failed insert 10 times (0.2 s apart), so a lock timeout of
             # T seconds would keep a command waiting about 10 x (T + 0.2) s. Fail after T.
@@ -844,6 +853,10 @@ class DialogueLedger(Application[UUID]):
                     if replayed is not None:
                         return replayed
                 result_id, aggregates = decide(act)
+            except PersistenceError as error:  # nothing has been written yet
+                if isinstance(error, NothingRecorded):
+                    raise
+                raise NothingRecorded(str(error)) from error
             finally:
                 self._loaded.found = None
             if command_id is not None:
@@ -854,6 +867,11 @@ class DialogueLedger(Application[UUID]):
                 recordings = self.save(*aggregates)
             except IntegrityError:
                 continue
+            except PersistenceError as error:
+                if failed_before_writing(self.recorder, error) and not isinstance(
+                        error, NothingRecorded):
+                    raise NothingRecorded(str(error)) from error
+                raise  # it may have been committed: the answer must not say otherwise
             return Receipt(result_id, recordings[-1].notification.id)
         raise ConcurrencyConflict(f"{name} kept conflicting with concurrent commands",
                                   attempts=self.max_attempts)

@@ -7,6 +7,7 @@ rule, 1 when the store cannot be reached.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -19,6 +20,8 @@ from ledger.config import describe, store_env
 from ledger.errors import InvalidInput, LedgerError
 
 Handler = Callable[[argparse.Namespace], int]
+#: The umask the commands run under: what they create is readable by its owner only.
+PRIVATE_UMASK = 0o077
 
 #: Modules that add subcommands: each has ``register(commands)``, taking the subparsers
 #: object, and sets ``handler`` on each parser it adds (a function of the parsed arguments
@@ -218,6 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
+    # Whatever a command creates (the SQLite files, exports, keys, checkpoints, folders) is
+    # its user's alone: files 0600, folders 0700.
+    umask = os.umask(PRIVATE_UMASK)
     try:
         return handler(args)
     except LedgerError as error:
@@ -226,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PersistenceError as error:
         print(f"dialogue-ledger: the store could not be used: {error}", file=sys.stderr)
         return 1
+    finally:
+        os.umask(umask)
 
 
 if __name__ == "__main__":

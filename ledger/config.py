@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import IO, Any
 
 DEFAULT_SQLITE_DBNAME = "dialogue-ledger.db"
 SQLITE = "eventsourcing.sqlite"
@@ -37,7 +38,41 @@ def store_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
         # get it within this many seconds fails (HTTP 503 with Retry-After) and records
         # nothing, instead of piling up behind a stuck writer.
         env.setdefault("POSTGRES_LOCK_TIMEOUT", "5")
+        # A pooled connection is checked (an empty query) each time it is taken from the
+        # pool, and replaced if the server dropped it (a restart, a terminated backend), so
+        # such a fault costs no request a 503. Set POSTGRES_PRE_PING=n to skip the check.
+        env.setdefault("POSTGRES_PRE_PING", "y")
     return env
+
+
+def create_private_sqlite_file(env: Mapping[str, str]) -> None:
+    """Create a SQLite store's file, if it does not exist yet, readable and writable by its
+    owner only (0600): SQLite gives its WAL and shared-memory files the database file's
+    permissions. An existing file keeps its permissions (the operator's choice)."""
+    if env.get("PERSISTENCE_MODULE") != SQLITE:
+        return
+    name = env.get("SQLITE_DBNAME", "")
+    if not name or name == ":memory:" or name.startswith("file:") or "mode=memory" in name:
+        return
+    try:
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # a missing folder, say: SQLite's own error will say what is wrong
+
+
+def private_file(path: str | os.PathLike[str], mode: str = "wb", **options: Any) -> IO[Any]:
+    """``open(path, mode)`` for writing a file only its owner may read (0600), whatever the
+    umask, and even if a file by that name was there before."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
+    return open(fd, mode, **options)
 
 
 def describe(env: Mapping[str, str]) -> str:

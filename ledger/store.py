@@ -6,9 +6,35 @@ from collections.abc import Sequence
 from typing import cast
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    Notification,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+
+
+class NothingRecorded(OperationalError):
+    """A store error known to have happened before a command wrote anything (while it read
+    and decided, or waited for the insert lock): nothing was recorded, and an answer may say
+    so. Any other store error raised while a command ran may have followed its commit."""
+
+
+def failed_before_writing(recorder: ApplicationRecorder, error: PersistenceError) -> bool:
+    """Whether a store error raised by a save is known to have left nothing recorded: on
+    SQLite, a commit that fails has not happened (the file is local, the commit synchronous);
+    on PostgreSQL, only a lock timeout (the insert waits for the table lock before it writes)
+    or a connection that could not be had. A connection lost during the save may have lost
+    only the answer to a commit that happened."""
+    if isinstance(error, NothingRecorded) or isinstance(recorder, SQLiteApplicationRecorder):
+        return True
+    from psycopg.errors import LockNotAvailable
+    from psycopg_pool import PoolTimeout
+
+    return isinstance(error.__cause__, (LockNotAvailable, PoolTimeout))
 
 
 def position_of(recorder: ApplicationRecorder, originator_id: UUID, version: int) -> int | None:

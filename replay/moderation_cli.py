@@ -14,13 +14,13 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from tqdm import tqdm
 
 from ledger.application import DialogueLedger
 from ledger.cli import parse_time
-from ledger.config import store_env
+from ledger.config import private_file, store_env
 from ledger.errors import InvalidInput, LedgerError
 from projections.queries import ViewReader
 from projections.runner import Projector
@@ -130,8 +130,8 @@ def _to_file(path: Path, write: Callable[[TextIO], str]) -> str:
     """Write through ``FILE.part``, renamed to ``FILE`` once complete."""
     part = path.with_name(path.name + ".part")
     try:
-        with part.open("w", encoding="utf-8", newline="") as out:
-            summary = write(out)
+        with private_file(part, "w", encoding="utf-8", newline="") as out:
+            summary = write(cast(TextIO, out))
         os.replace(part, path)
     except BaseException:
         part.unlink(missing_ok=True)

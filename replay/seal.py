@@ -38,6 +38,7 @@ import functools
 import hashlib
 import os
 import re
+import stat
 import struct
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -522,6 +523,16 @@ def signing_key_path() -> Path:
     return Path(os.environ.get(KEY_ENV) or DEFAULT_KEY_FILE)
 
 
+def check_private(path: Path) -> None:
+    """Refuse a signing key that others than its owner may read or write: anyone who can
+    read it can sign checkpoints in the ledger's name."""
+    mode = path.stat().st_mode
+    if os.name == "posix" and mode & 0o077:
+        raise SealError(f"the signing key {path} may be read or changed by others than its "
+                        f"owner (mode {stat.S_IMODE(mode):04o}); make it private with: "
+                        f"chmod 600 {path}", path=str(path))
+
+
 def load_signing_key(path: Path | str | None = None, *,
                      create: bool = True) -> tuple[Ed25519PrivateKey, bool]:
     """The Ed25519 signing key from ``path`` (default :func:`signing_key_path`), and whether it
@@ -529,6 +540,7 @@ def load_signing_key(path: Path | str | None = None, *,
     by its owner only (0600), unless ``create`` is false."""
     path = Path(path) if path is not None else signing_key_path()
     try:
+        check_private(path)
         data = path.read_bytes()
     except FileNotFoundError:
         if not create:

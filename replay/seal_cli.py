@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from ledger.application import DialogueLedger
 from ledger.cli import positive_int
-from ledger.config import describe, store_env
+from ledger.config import describe, private_file, store_env
 from ledger.errors import InvalidInput
 from replay import seal as sealing
 from replay.seal import Checkpoint, VerificationFailed
@@ -199,7 +199,7 @@ def _output(path: str | None) -> Iterator[IO[bytes]]:
     target = Path(path)
     part = target.with_name(target.name + ".part")
     try:
-        f = part.open("wb")
+        f = private_file(part, "wb")
     except OSError as error:
         raise InvalidInput(f"cannot write {path}: {error.strerror}") from None
     try:

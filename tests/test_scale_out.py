@@ -607,6 +607,7 @@ def test_lock_timeout_answers_503_and_records_nothing(postgres_env: dict[str, st
                 assert refused.headers.get("retry-after"), refused.headers
                 assert refused.headers["content-type"].startswith("application/problem+json")
                 assert refused.json()["code"] == "store-busy", refused.json()
+                assert "nothing was recorded" in refused.json()["detail"]  # known: no write
                 assert waited > 0.8, waited
             finally:
                 holder.rollback()

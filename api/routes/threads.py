@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api import examples
+from api.command_process import reply_in_thread
 from api.http import reached, receipt_response, served_view
 from api.problems import Problem
 from api.routes.common import (
@@ -31,8 +32,8 @@ from api.routes.common import (
 )
 from api.schemas import EditIn, ReceiptOut, ReplyIn, ThreadIn, View
 from api.services import require_writer, visible_community
-from ledger.application import DialogueLedger, Receipt
-from ledger.domain import CommandId, Post, PostKind, Thread
+from ledger.application import DialogueLedger
+from ledger.domain import Post, Thread
 from ledger.errors import LedgerError
 
 router = APIRouter(tags=["threads and posts"])
@@ -107,13 +108,6 @@ async def reply(post_id: UUID, body: ReplyIn, request: Request,
         await run_in_threadpool(visible, svc, who, Post, post_id)
         raise
     return receipt_response(receipt, created=f"/threads/{thread_id}")
-
-
-def reply_in_thread(ledger: DialogueLedger, post_id: UUID, body: str, *, kind: PostKind,
-                    actor_id: UUID, command_id: CommandId | None) -> tuple[Receipt, UUID]:
-    """The reply command, and the reply's thread (its parent's) for its Location."""
-    receipt = ledger.reply(post_id, body, kind=kind, actor_id=actor_id, command_id=command_id)
-    return receipt, ledger.thread_of(post_id)
 
 
 @router.post("/posts/{post_id}/edits", response_model=ReceiptOut,
