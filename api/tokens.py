@@ -44,7 +44,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.application import DialogueLedger
-from ledger.domain.base import Act, deterministic_id, utc
+from ledger.domain.base import Act, check_text, deterministic_id, utc
 from ledger.errors import InvalidInput, NotFound
 from ledger.store import separate_reads
 
@@ -267,8 +267,9 @@ def check_expiry(expires_at: datetime | None, now: datetime) -> None:
 
 
 def check_label(label: str) -> None:
-    if len(label) > MAX_LABEL:
-        raise InvalidInput(f"a label has at most {MAX_LABEL} characters", field="label")
+    """A label is optional free text (the ledger's rules for free text)."""
+    if label:
+        check_text("label", label, MAX_LABEL)
 
 
 def issue_token(app: DialogueLedger, person_ref: str, role: TokenRole | str,

@@ -166,7 +166,7 @@ def export_moderation(svc: Svc, who: Who, format: Literal["csv", "jsonl", "dsa"]
 def export_events(svc: Svc, who: Who) -> Response:
     _auditor(who)
     buffer = io.BytesIO()
-    seal.export_events(svc.ledger, buffer)
+    seal.export_events(svc.ledger, buffer, redact_credentials=True)
     return Response(buffer.getvalue(), media_type="application/jsonl", headers={
         "Content-Disposition": 'attachment; filename="events.jsonl"'})
 
