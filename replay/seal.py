@@ -1268,11 +1268,14 @@ def _trust(cp: Checkpoint, what: str, trusted_keys: Collection[str] | None) -> N
 
 
 def inclusion_proof_document(app: DialogueLedger, position: int, cp: Checkpoint, *,
-                             trusted_keys: Collection[str] | None = None
+                             trusted_keys: Collection[str] | None = None,
+                             redact_credentials: bool = False,
                              ) -> tuple[dict[str, Any], bool]:
     """An RFC 9162 inclusion proof that the event stored at ``position`` is in the tree of
     ``cp``, as the JSON ``python -m replay.proofcheck inclusion`` reads (plus the event and
-    the checkpoint), and whether it verifies. Computed from the events as stored now."""
+    the checkpoint), and whether it verifies. Computed from the events as stored now. With
+    ``redact_credentials`` (for auditors), an event holding credential material is given as
+    in the auditors' export (:data:`CREDENTIAL_FIELDS`); the proof is of its leaf hash."""
     _trust(cp, "given", trusted_keys)
     store = SealStore(app)
     event = store.event_at(position)
@@ -1292,7 +1295,9 @@ def inclusion_proof_document(app: DialogueLedger, position: int, cp: Checkpoint,
         "leaf_hash": leaf.hex(), "index": index, "tree_size": cp.tree_size,
         "proof": [p.hex() for p in proof], "root_hash": cp.root_hash.hex(),
         "position": position,
-        "event": _event_json(event, embed=False),
+        "event": (_redacted_json(event, CREDENTIAL_FIELDS[event.topic])
+                  if redact_credentials and event.topic in CREDENTIAL_FIELDS
+                  else _event_json(event, embed=False)),
         "checkpoint": cp.to_json(),
     }
     return doc, verify_inclusion(leaf, index, cp.tree_size, proof, cp.root_hash)

@@ -17,6 +17,7 @@ from uuid import UUID
 import httpx
 import orjson
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.tokens import (
     OPERATOR_ID,
@@ -237,6 +238,10 @@ def test_the_auditors_export_holds_no_credentials_yet_each_event_still_verifies(
         app.register_person("ruth", "Ruth")
         old, old_id = old_token(app, "ruth", "secret place")
         new, new_id = issue_token(app, "ruth", "auditor", "another secret place")
+        key = Ed25519PrivateKey.generate()
+        checkpoint = sealing.checkpoint(app, key)
+        proof, verified = sealing.inclusion_proof_document(
+            app, app.position - 1, checkpoint, redact_credentials=True)
         buffer = io.BytesIO()
         sealing.export_events(app, buffer, redact_credentials=True)
         full = io.BytesIO()
@@ -245,6 +250,9 @@ def test_the_auditors_export_holds_no_credentials_yet_each_event_still_verifies(
                          for n in app.recorder.select_notifications(1, 1000)}
     finally:
         app.close()
+    assert verified and proof["event"]["redacted"] == ["digest", "label"]
+    assert digest_of(old) not in orjson.dumps(proof).decode()
+    assert proof["event"]["leaf_hash"] == proof["leaf_hash"]
     exported = buffer.getvalue()
     for secret in (old, new, digest_of(old), digest_of(new), "secret place"):
         assert secret.encode() not in exported, secret

@@ -189,7 +189,8 @@ def inclusion(svc: Svc, who: Who,
     latest = seal.latest_checkpoint(svc.ledger)
     if latest is None:
         raise NotFound("no checkpoint has been recorded yet")
-    document, ok = seal.inclusion_proof_document(svc.ledger, position, latest)
+    document, ok = seal.inclusion_proof_document(svc.ledger, position, latest,
+                                                 redact_credentials=True)
     return json_response({**document, "verified": ok})
 
 
