@@ -251,10 +251,17 @@ class TokenStore:
 _stores: weakref.WeakKeyDictionary[DialogueLedger, TokenStore] = weakref.WeakKeyDictionary()
 
 
+_stores_lock = threading.Lock()
+
+
 def token_store(app: DialogueLedger) -> TokenStore:
+    """The application's :class:`TokenStore` (one per application, made once)."""
     store = _stores.get(app)
     if store is None:
-        store = _stores[app] = TokenStore(app)
+        with _stores_lock:
+            store = _stores.get(app)
+            if store is None:
+                store = _stores[app] = TokenStore(app)
     return store
 
 
