@@ -279,7 +279,11 @@ def parse_expiry(text: str, now: datetime) -> datetime:
         amount, unit = int(matched[1]), matched[2]
         if amount == 0:
             raise InvalidInput("an expiry must be in the future", field="expires", value=text)
-        return now + timedelta(**{_UNITS[unit]: amount})
+        try:
+            return now + timedelta(**{_UNITS[unit]: amount})
+        except OverflowError:
+            raise InvalidInput("an expiry must be before the year 10000", field="expires",
+                               value=text) from None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -359,6 +363,7 @@ def revoke_token(app: DialogueLedger, token_id: UUID, *, issuer_id: UUID = OPERA
         raise NotFound("no such token", id=token_id) from None
     if not isinstance(record, ApiToken | TokenGrant):
         raise NotFound("no such token", id=token_id)
+    check_revocable(record)
     act = Act(actor_id=issuer_id, occurred_at=app.clock())
     if isinstance(record, TokenGrant):
         if issuer_id == OPERATOR_ID and operator is None:
@@ -367,6 +372,12 @@ def revoke_token(app: DialogueLedger, token_id: UUID, *, issuer_id: UUID = OPERA
     else:
         record.revoke(act=act)
     app.save(record)
+
+
+def check_revocable(record: Token) -> None:
+    """A token is revoked once: a second revocation records nothing."""
+    if record.revoked:
+        raise InvalidInput("that token is already revoked", id=record.id)
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,8 @@ def test_token_create_records_the_operator_who_ran_it_and_list_shows_no_secret(
     assert token not in out and digest_of(token) not in out
 
     assert cli("token", "revoke", str(record.id))[0] == 0
+    code, _, err = cli("token", "revoke", str(record.id))
+    assert code != 0 and "already revoked" in err
     code, out, _ = cli("token", "list", "--person", "ruth")
     assert code == 0
     rows = {row[1]: row for row in (line.split("\t") for line in out.strip().splitlines()[1:])}
@@ -184,7 +186,7 @@ def test_token_create_records_the_operator_who_ran_it_and_list_shows_no_secret(
 
 
 @pytest.mark.parametrize("expires", ["0d", "soon", "2020-01-01T00:00:00+00:00",
-                                     "2099-01-01T00:00:00"])
+                                     "2099-01-01T00:00:00", "999999w", "-5d"])
 def test_token_create_refuses_a_bad_expiry_and_records_nothing(
         cli: Cli, store_env: dict[str, str], expires: str) -> None:
     app = DialogueLedger(store_env)
@@ -194,7 +196,7 @@ def test_token_create_refuses_a_bad_expiry_and_records_nothing(
     finally:
         app.close()
     code, out, _ = cli("token", "create", "--person", "ruth", "--role", "member",
-                         "--expires", expires)
+                       f"--expires={expires}")
     assert code != 0
     assert "dl_" not in out
     app = DialogueLedger(store_env)
