@@ -135,11 +135,19 @@ class AnswersMiddleware:
             token_digest = None if authorization is None else credential(authorization)
             if svc is not None and token_digest is not None:
                 answer = svc.answers.find(scope, token_digest, svc.projector.position)
-                if answer is not None and await self.current_principal(
-                        svc, authorization or "", token_digest) is not None:
+                if answer is not None and await self._live(svc, authorization, token_digest):
                     scope["route"] = answer.route
                     response = view_answer(_header(scope, b"if-none-match"), answer.body,
                                            answer.etag, answer.position)
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+    async def _live(self, svc: Any, authorization: str | None, token_digest: str) -> bool:
+        """Whether the token is live now; on a store error, False: the route then meets
+        the same error and answers it as it answers every store error."""
+        try:
+            return await self.current_principal(svc, authorization or "",
+                                                token_digest) is not None
+        except Exception:
+            return False

@@ -95,9 +95,9 @@ async def current_principal(svc: Services, authorization: str, digest: str,
                             ) -> Principal | None:
     """The principal of a bearer token (``authorization``, its ``digest``) if the token is
     live now, else None. A token seen before costs an expiry check and one primary-key read
-    of its events after the version seen (a revocation); on a SQLite file that read (~20 µs,
-    on a pool of its own that never waits for a writer) is made right here, on PostgreSQL in
-    the thread pool. A token not seen before is looked up."""
+    of its events after the version seen (a revocation); on a SQLite file that read (a few
+    µs, on a read-only connection of its own that never waits for a writer) is made right
+    here, on PostgreSQL in the thread pool. A token not seen before is looked up."""
     known = svc.tokens.get(digest)
     if known is not None:
         who, version = known
