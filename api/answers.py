@@ -9,10 +9,12 @@ dependency solving, as long as nothing the route relied on can have changed:
 
 * the views are still at the position the body was built at (any event applied to the views
   by any process moves that position: the body is then built afresh);
-* the knowledge the route's checks used is still within its time to live: the token's
-  principal (``token_ttl``) and who may see the community (``visibility_ttl``). So a revoked
-  token, or a membership changed by another process, stops being honoured exactly as soon as
-  the routes themselves would stop honouring it;
+* the bearer token is still live: checked on every request exactly as the routes check it
+  (``api.services.current_principal``: expiry, and one read for a revocation by any
+  process), so a revoked or expired token is never answered from here;
+* the knowledge the route's checks used is still within its time to live: who may see the
+  community (``visibility_ttl``). So a membership changed by another process stops being
+  honoured exactly as soon as the routes themselves would stop honouring it;
 * any dependency on the clock has not moved on (the report's "now" is the current whole
   second: its answer expires at the end of that second);
 * nothing was recorded by this process since (``DialogueLedger.listeners`` clears the
@@ -121,7 +123,10 @@ class AnswersMiddleware:
     docstring for when); everything else goes to the app."""
 
     def __init__(self, app: ASGIApp) -> None:
+        from api.services import current_principal  # (api.services imports this module)
+
         self.app = app
+        self.current_principal = current_principal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
@@ -130,10 +135,19 @@ class AnswersMiddleware:
             token_digest = None if authorization is None else credential(authorization)
             if svc is not None and token_digest is not None:
                 answer = svc.answers.find(scope, token_digest, svc.projector.position)
-                if answer is not None:
+                if answer is not None and await self._live(svc, authorization, token_digest):
                     scope["route"] = answer.route
                     response = view_answer(_header(scope, b"if-none-match"), answer.body,
                                            answer.etag, answer.position)
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+    async def _live(self, svc: Any, authorization: str | None, token_digest: str) -> bool:
+        """Whether the token is live now; on a store error, False: the route then meets
+        the same error and answers it as it answers every store error."""
+        try:
+            return await self.current_principal(svc, authorization or "",
+                                                token_digest) is not None
+        except Exception:
+            return False

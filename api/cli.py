@@ -46,24 +46,54 @@ def register(commands: Any) -> None:
     create.add_argument("--person", required=True, help="the person's handle or id")
     create.add_argument("--role", required=True,
                         choices=("member", "representative", "moderator", "auditor"))
-    create.add_argument("--label", default="", help="a note on what the token is for")
+    create.add_argument("--label", default="",
+                        help="a note on what the token is for (kept with the credential, "
+                             "not in the exported record)")
+    create.add_argument("--expires", metavar="WHEN",
+                        help="when the token stops working: a duration from now (90m, 12h, "
+                             "30d, 8w) or an ISO 8601 time with a time zone "
+                             "(2027-01-31T18:00:00+00:00); default: never")
     create.set_defaults(handler=cmd_token_create)
-    revoke = tokens.add_parser("revoke", help="revoke a token by its id")
+    revoke = tokens.add_parser("revoke", help="revoke a token by its id (at once, in every "
+                                              "API process)")
     revoke.add_argument("token_id")
     revoke.set_defaults(handler=cmd_token_revoke)
+    listing = tokens.add_parser("list", help="list the tokens issued (no secrets)")
+    listing.add_argument("--person", help="only this person's tokens (handle or id)")
+    listing.set_defaults(handler=cmd_token_list)
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from api.tokens import issue_token
+    from api.tokens import issue_token, parse_expiry
 
     app = DialogueLedger(store_env())
     try:
-        token, token_id = issue_token(app, args.person, args.role, args.label)
+        expires_at = None if args.expires is None else parse_expiry(args.expires, app.clock())
+        token, token_id = issue_token(app, args.person, args.role, args.label,
+                                      expires_at=expires_at)
     finally:
         app.close()
     print(token)
-    print(f"token id {token_id} ({args.role} for {args.person}); keep the token secret: "
-          "only its hash is stored")
+    until = "" if expires_at is None else f", expires {expires_at.isoformat()}"
+    print(f"token id {token_id} ({args.role} for {args.person}{until}); keep the token "
+          "secret: only its hash is stored")
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from api.tokens import list_tokens
+
+    app = DialogueLedger(store_env())
+    try:
+        listing = list_tokens(app, args.person)
+    finally:
+        app.close()
+    print("id\tperson\trole\tlabel\tissued at\tissued by\texpires\trevoked")
+    for t in listing:
+        expires = "never" if t.expires_at is None else t.expires_at.isoformat()
+        label = " ".join(t.label.split())  # one line per token, whatever the label holds
+        print(f"{t.id}\t{t.handle}\t{t.role}\t{label}\t{t.issued_at.isoformat()}\t"
+              f"{t.issued_by}\t{expires}\t{'yes' if t.revoked else 'no'}")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
@@ -131,7 +132,7 @@ def _remember(request: Request, svc: Services, known: tuple[bytes, str], positio
     token = None if token_digest is None else svc.tokens.get(token_digest)
     if token_digest is None or token is None:
         return
-    expires = [token[1]]
+    expires = [math.inf]  # the token itself is checked on every request
     if community is not None:
         seen = svc.visibility.get((community, token[0].person_id, False))
         if seen is None:  # cleared by a write meanwhile: answer afresh next time

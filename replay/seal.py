@@ -1280,11 +1280,14 @@ def _trust(cp: Checkpoint, what: str, trusted_keys: Collection[str] | None) -> N
 
 
 def inclusion_proof_document(app: DialogueLedger, position: int, cp: Checkpoint, *,
-                             trusted_keys: Collection[str] | None = None
+                             trusted_keys: Collection[str] | None = None,
+                             redact_credentials: bool = False,
                              ) -> tuple[dict[str, Any], bool]:
     """An RFC 9162 inclusion proof that the event stored at ``position`` is in the tree of
     ``cp``, as the JSON ``python -m replay.proofcheck inclusion`` reads (plus the event and
-    the checkpoint), and whether it verifies. Computed from the events as stored now."""
+    the checkpoint), and whether it verifies. Computed from the events as stored now. With
+    ``redact_credentials`` (for auditors), an event holding credential material is given as
+    in the auditors' export (:data:`CREDENTIAL_FIELDS`); the proof is of its leaf hash."""
     _trust(cp, "given", trusted_keys)
     store = SealStore(app)
     event = store.event_at(position)
@@ -1304,7 +1307,9 @@ def inclusion_proof_document(app: DialogueLedger, position: int, cp: Checkpoint,
         "leaf_hash": leaf.hex(), "index": index, "tree_size": cp.tree_size,
         "proof": [p.hex() for p in proof], "root_hash": cp.root_hash.hex(),
         "position": position,
-        "event": _event_json(event, embed=False),
+        "event": (_redacted_json(event, CREDENTIAL_FIELDS[event.topic])
+                  if redact_credentials and event.topic in CREDENTIAL_FIELDS
+                  else _event_json(event, embed=False)),
         "checkpoint": cp.to_json(),
     }
     return doc, verify_inclusion(leaf, index, cp.tree_size, proof, cp.root_hash)
@@ -1364,17 +1369,51 @@ def _event_json(row: EventRow, embed: bool = True) -> dict[str, Any]:
     return out
 
 
+#: Stored events that hold credential material, and the fields that are: API tokens issued
+#: before credentials were kept beside the events recorded the token's SHA-256 digest and
+#: label in their ``Issued`` event (``api/tokens.py``).
+CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "api.tokens:ApiToken.Issued": ("digest", "label"),
+}
+
+
+def _redacted_json(row: EventRow, fields: tuple[str, ...]) -> dict[str, Any]:
+    """An event that holds credential material, for an export that must not: its state
+    without ``fields``, the names of the fields left out (``redacted``), and the event's
+    Merkle leaf hash (``leaf_hash``, hex), which is what inclusion proofs and checkpoint
+    roots are computed from, so the event still verifies without its bytes."""
+    out = _event_json(row, embed=False)
+    del out["state_b64"]
+    try:
+        state = orjson.loads(row.state)
+    except orjson.JSONDecodeError:
+        state = None
+    out["state"] = ({k: v for k, v in state.items() if k not in fields}
+                    if isinstance(state, dict) else None)
+    out["redacted"] = list(fields) if isinstance(state, dict) else ["state"]
+    out["leaf_hash"] = row.leaf_hash().hex()
+    return out
+
+
 def export_events(app: DialogueLedger, out: IO[bytes], *, batch_size: int = BATCH_SIZE,
-                  progress: Progress | None = None) -> int:
+                  progress: Progress | None = None, redact_credentials: bool = False) -> int:
     """Write every stored event, in position order, as JSON Lines; return how many.
 
     Streams in batches, so memory does not grow with the ledger. ``progress`` is called with
-    the positions each batch advanced.
+    the positions each batch advanced. With ``redact_credentials`` (the auditors' export),
+    events holding credential material (:data:`CREDENTIAL_FIELDS`) are written without it
+    (:func:`_redacted_json`); such an export verifies but cannot be imported.
     """
     store = SealStore(app)
     count = last = 0
+
+    def line(row: EventRow) -> bytes:
+        fields = CREDENTIAL_FIELDS.get(row.topic) if redact_credentials else None
+        return orjson.dumps(_event_json(row) if fields is None
+                            else _redacted_json(row, fields)) + b"\n"
+
     for batch in store.iter_events(0, store.head(), batch_size):
-        out.write(b"".join(orjson.dumps(_event_json(row)) + b"\n" for row in batch))
+        out.write(b"".join(line(row) for row in batch))
         count += len(batch)
         if progress is not None:
             progress(batch[-1].position - last)
@@ -1411,6 +1450,9 @@ def _parse_line(line: bytes, number: int) -> tuple[int, StoredEvent]:
         raise bad("originator_id must be a string")
     if not isinstance(topic, str):
         raise bad("topic must be a string")
+    if "redacted" in doc:
+        raise bad("this event was exported without its credential fields (an auditors' "
+                  "export); only a full export ('export events') can be imported")
     if ("state" in doc) == ("state_b64" in doc):
         raise bad("exactly one of state and state_b64 is needed")
     if "state" in doc:

@@ -119,6 +119,11 @@ def register(commands: SubParsers) -> None:
                     "('state_b64'). Streams; a progress bar goes to stderr.")
     p.add_argument("--out", metavar="FILE", help="write here (default: stdout)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    p.add_argument("--redact-credentials", action="store_true",
+                   help="leave out the credential fields of API tokens issued by older "
+                        "versions (digest, label), as the auditors' export over HTTP does; "
+                        "such an export verifies (each redacted event carries its leaf hash) "
+                        "but cannot be imported")
     p.set_defaults(handler=cmd_export_events)
 
     imports = _group(commands, "import", "import into an empty store")
@@ -376,7 +381,8 @@ def cmd_export_events(args: argparse.Namespace) -> int:
     try:
         with _output(args.out) as out, tqdm(total=app.position, unit="ev", desc="exporting",
                                             file=sys.stderr, disable=args.quiet) as bar:
-            count = sealing.export_events(app, out, progress=bar.update)
+            count = sealing.export_events(app, out, progress=bar.update,
+                                          redact_credentials=args.redact_credentials)
     finally:
         app.close()
     if not args.quiet:

@@ -167,7 +167,7 @@ def export_moderation(svc: Svc, who: Who, format: Literal["csv", "jsonl", "dsa"]
 def export_events(svc: Svc, who: Who) -> Response:
     _auditor(who)
     buffer = io.BytesIO()
-    seal.export_events(svc.ledger, buffer)
+    seal.export_events(svc.ledger, buffer, redact_credentials=True)
     return Response(buffer.getvalue(), media_type="application/jsonl", headers={
         "Content-Disposition": 'attachment; filename="events.jsonl"'})
 
@@ -190,7 +190,8 @@ def inclusion(svc: Svc, who: Who,
     latest = seal.latest_checkpoint(svc.ledger)
     if latest is None:
         raise NotFound("no checkpoint has been recorded yet")
-    document, ok = seal.inclusion_proof_document(svc.ledger, position, latest)
+    document, ok = seal.inclusion_proof_document(svc.ledger, position, latest,
+                                                 redact_credentials=True)
     return json_response({**document, "verified": ok})
 
 

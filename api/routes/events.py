@@ -16,14 +16,18 @@ from fastapi import APIRouter, Header, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
 from api import examples
+from api.answers import credential
 from api.routes.common import MAX_POSITION, Svc, Who, community_id, read_responses
-from api.services import Principal, Services, visible_community
+from api.services import Principal, Services, current_principal, visible_community
 from ledger.domain import Community
 from ledger.errors import NotFound
 
 router = APIRouter(tags=["live"])
 #: How often an open stream checks that its reader may still see the community.
 RECHECK_SECONDS = 5.0
+#: How often an open stream checks that its token is still live (not revoked, not expired):
+#: a stream ends within about this long (plus one poll) after its token is revoked.
+TOKEN_RECHECK_SECONDS = 0.25
 
 
 def _still_visible(svc: Services, who: Principal, community: UUID) -> bool:
@@ -95,12 +99,23 @@ async def events(
     if start is None:
         start = await asyncio.to_thread(lambda: svc.ledger.position)
 
+    authorization = request.headers.get("authorization", "")
+    digest = credential(authorization)
+
+    async def token_live() -> bool:
+        return digest is not None and await current_principal(
+            svc, authorization, digest) is not None
+
     async def stream() -> AsyncIterator[dict[str, str]]:
         position, sent = start, 0
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        checked = loop.time()
+        checked = token_checked = loop.time()
         while deadline is None or loop.time() < deadline:
+            if loop.time() - token_checked >= TOKEN_RECHECK_SECONDS:  # revoked? expired?
+                token_checked = loop.time()
+                if not await token_live():
+                    return
             if loop.time() - checked > RECHECK_SECONDS:  # a reader who left sees no more
                 checked = loop.time()
                 if not await asyncio.to_thread(_still_visible, svc, who, UUID(cid)):
@@ -109,6 +124,8 @@ async def events(
                 svc.ledger.recorder.select_notifications, position + 1, 500)
             for notification in batch:
                 position = notification.id
+                if notification.originator_id == who.token_id and not await token_live():
+                    return  # this token's own revocation
                 if ":Membership." in notification.topic:  # did the reader just leave?
                     checked = loop.time()
                     if not await asyncio.to_thread(_still_visible, svc, who, UUID(cid)):
