@@ -9,10 +9,13 @@ import logging
 import signal
 import threading
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.application import DialogueLedger
 from ledger.config import describe, store_env
+
+if TYPE_CHECKING:
+    from projections.parked import Parked
 
 log = logging.getLogger("dialogue_ledger.project")
 
@@ -102,7 +105,7 @@ def cmd_parked(args: argparse.Namespace) -> int:
         app.close()
 
 
-def _line(event: Any) -> str:
+def _line(event: Parked) -> str:
     return (f"{event.view} position {event.position} ({event.topic}, {event.originator_id} "
             f"v{event.originator_version}) parked {event.as_dict()['parked_at']}: "
             f"{event.error_class}: {event.error_message}")

@@ -56,7 +56,9 @@ def describe(error: BaseException) -> tuple[str, str]:
     surrogates: the message may quote the event's hostile text), the message shortened."""
     message = str(error)[:MESSAGE_LIMIT].replace("\x00", "\\x00")
     message = message.encode("utf-8", "backslashreplace").decode("utf-8")
-    return f"{type(error).__module__}.{type(error).__qualname__}", message
+    kind = type(error)
+    module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
+    return f"{module}{kind.__qualname__}", message
 
 
 class ParkedEvents:
