@@ -261,7 +261,11 @@ class Projector:
             self._bisect(store, middle, changes[half:], up_to)
             return
         for attempt in range(RETRIES_ALONE):  # alone, it may yet succeed
-            self._stop.wait(0.05 * 2 ** attempt)
+            delay = 0.05 * 2 ** attempt
+            if self._thread is None:
+                time.sleep(delay)
+            elif self._stop.wait(delay):
+                raise failure  # the follower is stopping: parked by the next one, if need be
             try:
                 self._apply_to(store, after, changes, up_to)
                 return

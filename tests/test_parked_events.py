@@ -160,6 +160,19 @@ def test_an_event_a_view_cannot_apply_is_parked_and_the_views_go_on(
     assert len(live.parked_events()) == 4  # each parked once
 
 
+def test_a_projector_following_the_ledger_parks_the_event_and_reaches_the_head(
+        ledger: DialogueLedger, world: World, projectors: MakeProjector) -> None:
+    """Issue 14: the follower retried such an event for ever, and every view stayed there."""
+    live = projectors()
+    with live:
+        bad = hostile_events(ledger)
+        ledger.register_person("dora", "Dora")
+        assert live.wait(ledger.position, 10), live.last_error
+        assert live.last_error is None
+    assert where(live.parked_events()) == [("directory", p) for p in bad.values()]
+    assert "dora" in people(live)
+
+
 def test_an_event_is_parked_once_however_many_projectors_apply_at_once(
         ledger: DialogueLedger, world: World, projectors: MakeProjector) -> None:
     bad = hostile_events(ledger)
