@@ -49,14 +49,27 @@ STORE_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError,
 RETRIES_ALONE = 2
 
 
+#: PostgreSQL's classes of error (SQLSTATE) that are the server's or the connection's, not
+#: the statement's: connection exception, transaction rollback (serialization, deadlock),
+#: insufficient resources, object not in prerequisite state (a lock not available), operator
+#: intervention (a cancelled query, a shutdown), system error, internal error. Others, such
+#: as program limit exceeded (an index row too large), fail the same way every time.
+PG_STORE_CLASSES = frozenset({"08", "40", "53", "55", "57", "58", "XX"})
+
+
 def store_error(error: BaseException) -> bool:
     """Whether ``error`` (or an error it was raised from) is the store's, not an event's."""
+    chain: list[BaseException] = []
     seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, STORE_ERRORS):
-            return True
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
         seen = seen.__cause__
-    return False
+    for cause in chain:  # PostgreSQL's own word, where there is one
+        if isinstance(cause, psycopg.Error):
+            if cause.sqlstate is None:
+                return isinstance(cause, (psycopg.OperationalError, psycopg.InterfaceError))
+            return cause.sqlstate[:2] in PG_STORE_CLASSES
+    return any(isinstance(cause, STORE_ERRORS) for cause in chain)
 
 
 def plan(head: int, step: int) -> list[tuple[int, int]]:

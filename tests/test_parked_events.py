@@ -10,6 +10,7 @@ version or an importer bug could have written them. Every test runs on SQLite an
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -17,15 +18,17 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import orjson
+import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresDatastore
 
 from api import examples
 from ledger.application import DialogueLedger
 from projections import change as change_module
 from projections.change import Change
 from projections.parked import Parked
-from projections.runner import Projector
+from projections.runner import Projector, store_error
 from projections.store import Batch, ViewStore
 from projections.topics import topic_of
 from projections.views.directory import DirectoryView
@@ -252,6 +255,39 @@ def test_postgres_views_that_receive_a_nul_park_it_and_a_retry_after_the_fix_app
         assert_same_views(live, rebuilt)
     finally:
         app.close()
+
+
+def test_a_text_too_long_for_an_index_parks_its_event(
+        ledger: DialogueLedger, world: World, projectors: MakeProjector) -> None:
+    """A handle of 100,000 random characters: PostgreSQL cannot index it (program limit
+    exceeded, an OperationalError that is no fault of the connection), SQLite can."""
+    live = projectors()
+    handle = secrets.token_hex(50_000)
+    long = record_raw(ledger, REGISTERED, registration(handle))
+    ledger.register_person("dora", "Dora")
+    assert live.catch_up() == ledger.position
+    postgres = isinstance(ledger.recorder.datastore,  # type: ignore[attr-defined]
+                          PostgresDatastore)
+    parked = live.parked_events()
+    assert where(parked) == ([("directory", long)] if postgres else [])
+    assert (handle in people(live)) is not postgres
+    assert "dora" in people(live)
+
+
+def test_the_store_s_errors_are_told_from_an_event_s() -> None:
+    def from_postgres(error: psycopg.Error) -> OperationalError:
+        try:
+            raise OperationalError(str(error)) from error
+        except OperationalError as wrapped:
+            return wrapped
+
+    assert store_error(OperationalError("database is locked"))
+    assert store_error(from_postgres(psycopg.errors.AdminShutdown()))
+    assert store_error(from_postgres(psycopg.errors.SerializationFailure()))
+    assert store_error(from_postgres(psycopg.OperationalError("connection is closed")))
+    assert not store_error(from_postgres(psycopg.errors.ProgramLimitExceeded()))
+    assert not store_error(psycopg.errors.UntranslatableCharacter())
+    assert not store_error(KeyError("display_name"))
 
 
 # --- after a fix -----------------------------------------------------------------------------
