@@ -92,9 +92,9 @@ class ThreadsBulk:
             # SQLite's JSON functions cut a string at a NUL: a range with one (an escaped
             # NUL, ``\u0000``) fails, and the projector applies it with the handlers.
             source = (f"(SELECT rowid AS position, topic, {_SQLITE_ID} AS id, "
-                      "CASE WHEN instr(state, X'5C7530303030') > 0 THEN json('NUL') "
-                      f"ELSE CAST(state AS TEXT) END AS j FROM {events_table} WHERE rowid >= ? AND "
-                      "rowid <= ? AND topic IN (?, ?, ?, ?)) e")
+                      f"CAST(state AS TEXT) AS j FROM {events_table} WHERE rowid >= ? AND "
+                      "rowid <= ? AND topic IN (?, ?, ?, ?) AND CASE WHEN "
+                      "instr(state, X'5C7530303030') > 0 THEN json('NUL') ELSE 1 END) e")
         else:  # json_to_record parses each event's JSON once
             fields = (f"notification_id, {kind}, CAST(originator_id AS TEXT), a.actor_id, "
                       f"{time_us(dialect, 'a.occurred_at')}, r.thread_id, r.community_id, "
