@@ -445,7 +445,7 @@ class Projector:
             self._thread = threading.Thread(target=self._follow, name="projector",
                                             daemon=True)
             self._thread.start()
-            if apply and (parked := self.parked.count()):
+            if apply and (parked := self.parked_count()):
                 log.error("projector: %d events are parked (views that could not apply them;"
                           " /readyz answers 503): fix the code, then `dialogue-ledger parked "
                           "retry` or `dialogue-ledger rebuild`", parked)
@@ -453,6 +453,14 @@ class Projector:
             if apply and isinstance(recorder, PostgresApplicationRecorder):
                 PostgresWakeup(recorder, self._wake.set, self._stop).start()
         return self
+
+    def parked_count(self) -> int:
+        """How many events the live views could not apply (0 if the store cannot say)."""
+        try:
+            return self.parked.count()
+        except Exception:  # the store cannot say yet: the follower will find out
+            log.debug("projector: parked events not counted", exc_info=True)
+            return 0
 
     def stop(self) -> None:
         self._stop.set()
