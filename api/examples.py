@@ -135,6 +135,24 @@ UNREADY: dict[str, Any] = {
     "commands": "the command process is being restarted",
 }
 
+#: GET /readyz while a view could not apply an event (parked, see docs/projections.md)
+PARKED: dict[str, Any] = {
+    "status": "unavailable",
+    "views": "events the views could not apply are parked",
+    "ledger_position": 377,
+    "view_position": 377,
+    "projection_lag": 0,
+    "parked_count": 1,
+    "parked": [{
+        "view": "directory",
+        "position": 212,
+        "originator_id": "5b0f6a52-8f7e-5c2e-9d1e-6f8f3a2b7c41",
+        "topic": "ledger.domain.person:Person.Registered",
+        "error": "psycopg.DataError: PostgreSQL text fields cannot contain NUL (0x00) bytes",
+        "parked_at": "2026-11-02T09:14:03.512000Z",
+    }],
+}
+
 
 # --- people, organisations and communities --------------------------------------------------------
 #: GET /people/{person}: ruth's profile

@@ -1,4 +1,5 @@
-"""Prometheus metrics: request counts and latency by route, events recorded, projection lag."""
+"""Prometheus metrics: request counts and latency by route, events recorded, projection lag,
+events parked."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ class Metrics:
         self.lag = Gauge("dialogue_ledger_projection_lag_events",
                          "Events recorded that the views have not yet applied",
                          registry=self.registry)
+        self.parked = Gauge("dialogue_ledger_projection_parked_events",
+                            "Events the views could not apply, parked (see /readyz)",
+                            registry=self.registry)
 
     def series(self, method: str, route: str, status: int) -> tuple[Any, Any]:
         """The request counter and latency histogram of a method, route and status,
@@ -42,9 +46,10 @@ class Metrics:
             self._series[key] = found
         return found
 
-    def render(self, head: int, view_position: int) -> bytes:
+    def render(self, head: int, view_position: int, parked: int = 0) -> bytes:
         self.events.set(head)
         self.lag.set(max(0, head - view_position))
+        self.parked.set(parked)
         return generate_latest(self.registry)
 
 

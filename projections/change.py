@@ -31,14 +31,54 @@ class Change(NamedTuple):
     @classmethod
     def decode(cls, position: int, kind: str, id: str, version: int, state: bytes) -> Change:
         decoded = orjson.loads(state)
+        if b"\\u0000" in state:  # a NUL, which no view stores (PostgreSQL text cannot)
+            decoded = without_nul(decoded)
         act = decoded.get("act")
         return cls(position, kind, id, version, decoded,
                    to_us(act["occurred_at"]) if act else 0)
+
+    @classmethod
+    def unreadable(cls, position: int, kind: str, id: str, version: int,
+                   error: Exception) -> Change:
+        """An event whose state cannot be decoded: reading its state raises why (so the
+        views that read it park it, see :mod:`projections.parked`)."""
+        return cls(position, kind, id, version, Unreadable(error), 0)
 
     @property
     def actor(self) -> str:
         actor: str = self.state["act"]["actor_id"]
         return actor
+
+
+class UnreadableEvent(ValueError):
+    """A stored event whose state the views cannot decode."""
+
+
+class Unreadable(dict[str, Any]):
+    """The state of an event that could not be decoded: reading any of it raises
+    :class:`UnreadableEvent`, saying why."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def __getitem__(self, key: str) -> Any:
+        raise UnreadableEvent(f"cannot decode the event's state: "
+                              f"{type(self.error).__name__}: {self.error}") from self.error
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key]
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` (decoded JSON) with every NUL in its strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {key: without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
 
 
 def kind_of(topic: str) -> str:

@@ -1,4 +1,6 @@
-"""``dialogue-ledger project``: the projection worker, a process of its own."""
+"""``dialogue-ledger project``: the projection worker, a process of its own; and
+``dialogue-ledger parked``: the events the views could not apply (see :mod:`projections.parked`).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +10,13 @@ import signal
 import threading
 import time
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.application import DialogueLedger
 from ledger.config import describe, store_env
+
+if TYPE_CHECKING:
+    from projections.parked import Parked
 
 log = logging.getLogger("dialogue_ledger.project")
 
@@ -46,6 +51,19 @@ def register(commands: Any) -> None:
                          help="seconds between checks for events from elsewhere (PostgreSQL "
                               "wakes the worker at once with LISTEN/NOTIFY)")
     project.set_defaults(handler=cmd_project)
+    parked = commands.add_parser(
+        "parked", help="events the views could not apply (parked), and applying them again",
+        description="Lists the events the live views could not apply: each was parked, and "
+                    "its view went on without it (/readyz answers 503 while any is parked).")
+    actions = parked.add_subparsers(dest="action")
+    actions.add_parser("list", help="list the parked events (the default)")
+    actions.add_parser(
+        "retry", help="apply the parked events again, after a fix",
+        description="Applies every parked event again, in the ledger's order, to the view "
+                    "that parked it, in place; those that now succeed are no longer parked. "
+                    "Exits 1 if some still fail. `dialogue-ledger rebuild` also applies them "
+                    "(from scratch).")
+    parked.set_defaults(handler=cmd_parked)
 
 
 def cmd_project(args: argparse.Namespace) -> int:
@@ -89,3 +107,32 @@ def cmd_project(args: argparse.Namespace) -> int:
             app.close()
         for sig, handler in previous.items():  # after a stop, the process is ending:
             signal.signal(sig, handler if stop.signal is None else signal.SIG_IGN)
+
+
+def cmd_parked(args: argparse.Namespace) -> int:
+    from projections.runner import Projector
+
+    app = DialogueLedger(store_env())
+    try:
+        projector = Projector(app)
+        if args.action == "retry":
+            applied, failing = projector.retry_parked()
+            for event in applied:
+                print(f"applied   {event.view} position {event.position} ({event.topic})")
+            for event in projector.parked_events():
+                print(f"still parked: {_line(event)}")
+            print(f"{len(applied)} parked events applied, {len(failing)} still failing.")
+            return 1 if failing else 0
+        events = projector.parked_events()
+        for event in events:
+            print(_line(event))
+        print(f"{len(events)} events parked.")
+        return 0
+    finally:
+        app.close()
+
+
+def _line(event: Parked) -> str:
+    return (f"{event.view} position {event.position} ({event.topic}, {event.originator_id} "
+            f"v{event.originator_version}) parked {event.as_dict()['parked_at']}: "
+            f"{event.error_class}: {event.error_message}")

@@ -62,5 +62,9 @@ class EventLog:
             kind = kinds.get(topic)
             if kind is None:
                 kind = kinds[topic] = kind_of(topic)
-            changes.append(decode(position, kind, originator_id, version, bytes(state)))
+            try:
+                change = decode(position, kind, originator_id, version, bytes(state))
+            except Exception as error:  # the views that read it will park it
+                change = Change.unreadable(position, kind, originator_id, version, error)
+            changes.append(change)
         return changes

@@ -7,22 +7,31 @@ store at all (``SQLiteApplicationRecorder.subscribe()`` raises ``NotImplementedE
 projector follows any store: in the same process it wakes as soon as a command is saved
 (``DialogueLedger.listeners``); changes from other processes are picked up by polling
 (``poll_interval``). Tracking uses the library's tracking recorders.
+
+No single event can stop a view: a batch that fails for another reason than the store (a lost
+connection, a lock) is applied again view by view, in halves, down to the events that fail on
+their own; those are parked (:mod:`projections.parked`) and the view carries on. The happy
+path pays nothing for it.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from ledger.application import DialogueLedger, created_tables_race
 from projections import generations
 from projections.change import Change
 from projections.log import EventLog
+from projections.parked import Parked, ParkedEvents
 from projections.prefetch import Extracted, Prefetcher, prefetcher
 from projections.store import ViewMoved, ViewStore, view_transaction
 from projections.view import Bulk, View, temporary
@@ -31,6 +40,36 @@ from projections.wakeup import PostgresWakeup
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
+
+#: Errors of the store rather than of an event (a lost connection, a lock, a timeout): a
+#: batch that fails so is retried whole, later, and no event is parked for them.
+STORE_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError,
+                psycopg.InterfaceError, sqlite3.OperationalError, ConnectionError, TimeoutError)
+#: How many more times an event that fails alone is tried before it is parked.
+RETRIES_ALONE = 2
+
+
+#: PostgreSQL's classes of error (SQLSTATE) that are the server's or the connection's, not
+#: the statement's: connection exception, transaction rollback (serialization, deadlock),
+#: insufficient resources, object not in prerequisite state (a lock not available), operator
+#: intervention (a cancelled query, a shutdown), system error, internal error. Others, such
+#: as program limit exceeded (an index row too large), fail the same way every time.
+PG_STORE_CLASSES = frozenset({"08", "40", "53", "55", "57", "58", "XX"})
+
+
+def store_error(error: BaseException) -> bool:
+    """Whether ``error`` (or an error it was raised from) is the store's, not an event's."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = error
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__
+    for cause in chain:  # PostgreSQL's own word, where there is one
+        if isinstance(cause, psycopg.Error):
+            if cause.sqlstate is None:
+                return isinstance(cause, (psycopg.OperationalError, psycopg.InterfaceError))
+            return cause.sqlstate[:2] in PG_STORE_CLASSES
+    return any(isinstance(cause, STORE_ERRORS) for cause in chain)
 
 
 def plan(head: int, step: int) -> list[tuple[int, int]]:
@@ -70,6 +109,8 @@ class Projector:
             self.generation, prefix = generations.live(self.datastore)
         self.prefix = prefix
         self.stores = self._stores(prefix)
+        #: The events this generation's views could not apply.
+        self.parked = ParkedEvents(self.datastore, prefix)
         self.batch_size = batch_size
         #: Positions per transaction in a rebuild.
         self.rebuild_batch_size = rebuild_batch_size
@@ -118,6 +159,7 @@ class Projector:
         stores = [ViewStore(view, self.datastore, self.app.name, prefix) for view in self.views]
         for store in stores:
             created_tables_race(store.create_tables)
+        created_tables_race(ParkedEvents(self.datastore, prefix).create)
         return stores
 
     # --- positions ---------------------------------------------------------------------
@@ -151,7 +193,17 @@ class Projector:
                     changes = self.log.read(start + 1, head, self._topics, self.batch_size)
                     up_to = head if len(changes) < self.batch_size else changes[-1].position
                 try:
-                    self._apply(changes, up_to, extracted)
+                    try:
+                        self._apply(changes, up_to, extracted)
+                    except ViewMoved:
+                        raise
+                    except Exception as error:
+                        if store_error(error) and not self._bulk:
+                            raise  # retried whole (a rebuild's SQL may fail on an event)
+                        log.info("projector: positions %d to %d failed (%s: %s); applying "
+                                 "them view by view", start + 1, up_to,
+                                 type(error).__name__, error)
+                        self._apply_carefully(up_to)
                 except ViewMoved:  # another projector got there first: start from there
                     self.refresh()
                     continue
@@ -180,13 +232,113 @@ class Projector:
                         bulk.extract_in(cursor, after + 1, up_to, scratch)
                         bulk.apply_in(cursor, after + 1, scratch)
                 store.apply_in(cursor, [c for c in changes if c.position > after], up_to)
+        self._advanced(behind, up_to)
+
+    def _advanced(self, stores: Sequence[ViewStore], up_to: int) -> None:
+        """``stores`` have committed their views up to ``up_to``."""
         with self._progressed:
-            for store in behind:
+            for store in stores:
                 self._positions[store.view.name] = up_to
             self._progressed.notify_all()
             positions = dict(self._positions)
         for listener in self.progress_listeners:
             listener(self.prefix, positions)
+
+    # --- events a view cannot apply ----------------------------------------------------
+    def _apply_carefully(self, up_to: int) -> None:
+        """A batch up to ``up_to`` failed: apply it again view by view, with the handlers (not
+        a rebuild's SQL), in halves down to the events that fail on their own, and park
+        those. An error of the store is raised (the batch is retried later, whole)."""
+        for store in self.stores:
+            after = self._positions[store.view.name]
+            if after < up_to:
+                changes = self.log.read(after + 1, up_to, store.view.topics(), up_to - after)
+                self._bisect(store, after, changes, up_to)
+
+    def _bisect(self, store: ViewStore, after: int, changes: list[Change],
+                up_to: int) -> None:
+        """Apply ``changes`` (those after ``after``, up to ``up_to``) to one view."""
+        try:
+            self._apply_to(store, after, changes, up_to)
+            return
+        except ViewMoved:
+            raise
+        except Exception as error:
+            if store_error(error) or not changes:
+                raise
+            failure: Exception = error
+        if len(changes) > 1:
+            half = len(changes) // 2
+            middle = changes[half - 1].position
+            self._bisect(store, after, changes[:half], middle)
+            self._bisect(store, middle, changes[half:], up_to)
+            return
+        for attempt in range(RETRIES_ALONE):  # alone, it may yet succeed
+            delay = 0.05 * 2 ** attempt
+            if self._thread is None:
+                time.sleep(delay)
+            elif self._stop.wait(delay):
+                raise failure  # the follower is stopping: parked by the next one, if need be
+            try:
+                self._apply_to(store, after, changes, up_to)
+                return
+            except ViewMoved:
+                raise
+            except Exception as error:
+                if store_error(error):
+                    raise
+                failure = error
+        self._park(store, after, changes[0], up_to, failure)
+
+    def _apply_to(self, store: ViewStore, after: int, changes: Sequence[Change],
+                  up_to: int) -> None:
+        with store.transaction() as cursor:
+            store.claim(cursor, after)
+            store.apply_in(cursor, changes, up_to)
+        self._advanced([store], up_to)
+
+    def _park(self, store: ViewStore, after: int, change: Change, up_to: int,
+              error: Exception) -> None:
+        """Record that ``store``'s view cannot apply ``change``, and move it past it."""
+        with store.transaction() as cursor:
+            store.claim(cursor, after)
+            self.parked.park_in(cursor, store.view.name, change, error)
+            store.apply_in(cursor, (), up_to)
+        log.error("projector: the %s view cannot apply the event at position %d (%s of %s): "
+                  "%s: %s. The event is PARKED and the view goes on without it; /readyz "
+                  "answers 503 until it is applied (fix the code, then `dialogue-ledger "
+                  "parked retry` or `dialogue-ledger rebuild`)", store.view.name,
+                  change.position, change.kind, change.id, type(error).__name__, error)
+        self._advanced([store], up_to)
+
+    def parked_events(self, limit: int | None = None) -> list[Parked]:
+        """The events the live views could not apply, in the ledger's order."""
+        return self.parked.list(limit)
+
+    def retry_parked(self) -> tuple[list[Parked], list[Parked]]:
+        """Apply the parked events again, in the ledger's order, each in a transaction of
+        its own; those that now succeed are no longer parked. Returns the events applied and
+        those still failing (with the error they fail with now)."""
+        applied: list[Parked] = []
+        failing: list[Parked] = []
+        with self._lock:
+            for parked in self.parked.list():
+                try:
+                    store = self.store(parked.view)
+                    changes = self.log.read(parked.position, parked.position,
+                                            store.view.topics(), 1)
+                    with store.transaction() as cursor:
+                        store.lock_in(cursor)  # one at a time: a retry elsewhere, a follower
+                        if not self.parked.remove_in(cursor, parked.view, parked.position):
+                            continue  # applied meanwhile by another retry
+                        store.handle_in(cursor, changes)
+                    applied.append(parked)
+                except Exception as error:
+                    if store_error(error):
+                        raise
+                    self.parked.still_failing(parked.view, parked.position, error)
+                    failing.append(parked)
+        return applied, failing
 
     def observe(self, prefix: str, positions: Mapping[str, int]) -> None:
         """Positions another process's projector has reached (as its
@@ -215,6 +367,7 @@ class Projector:
             with view_transaction(self.datastore) as cursor:
                 for store in chosen:
                     store.reset_in(cursor)
+                    self.parked.clear_in(cursor, store.view.name)
             for store in chosen:
                 self._positions[store.view.name] = 0
         following = self.batch_size
@@ -250,6 +403,7 @@ class Projector:
         stores = self._stores(prefix)
         with self._lock, self._progressed:
             self.generation, self.prefix = generation, prefix
+            self.parked = ParkedEvents(self.datastore, prefix)
             self._set_stores(stores)
             self._positions = {store.view.name: store.position() for store in stores}
             self._progressed.notify_all()
@@ -272,9 +426,10 @@ class Projector:
         generations.make_live(self.datastore, old + 1)
         self.follow_generation()
         if old >= 1:
-            for store in Projector(self.app, self.views,
-                                   prefix=generations.prefix_of(old - 1)).stores:
+            before = Projector(self.app, self.views, prefix=generations.prefix_of(old - 1))
+            for store in before.stores:
                 store.drop_tables()
+            before.parked.drop()
         return position
 
     # --- following live ----------------------------------------------------------------
@@ -290,10 +445,22 @@ class Projector:
             self._thread = threading.Thread(target=self._follow, name="projector",
                                             daemon=True)
             self._thread.start()
+            if apply and (parked := self.parked_count()):
+                log.error("projector: %d events are parked (views that could not apply them;"
+                          " /readyz answers 503): fix the code, then `dialogue-ledger parked "
+                          "retry` or `dialogue-ledger rebuild`", parked)
             recorder = self.app.recorder
             if apply and isinstance(recorder, PostgresApplicationRecorder):
                 PostgresWakeup(recorder, self._wake.set, self._stop).start()
         return self
+
+    def parked_count(self) -> int:
+        """How many events the live views could not apply (0 if the store cannot say)."""
+        try:
+            return self.parked.count()
+        except Exception:  # the store cannot say yet: the follower will find out
+            log.debug("projector: parked events not counted", exc_info=True)
+            return 0
 
     def stop(self) -> None:
         self._stop.set()

@@ -119,11 +119,8 @@ class ViewStore:
         view makes projectors take turns (a read committed transaction would otherwise see
         another's commit halfway through); SQLite has one writer at a time, and a transaction
         that read before another's commit cannot write after it."""
-        if self.dialect is Dialect.POSTGRES:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
-            table = self._pg_tracking_table()
-        else:
-            table = "tracking"
+        self.lock_in(cursor)
+        table = self._pg_tracking_table() if self.dialect is Dialect.POSTGRES else "tracking"
         cursor.execute(self.dialect.sql(
             f"SELECT MAX(notification_id) AS position FROM {table} "
             "WHERE application_name = ?"), (self.tracking_name,))
@@ -132,6 +129,11 @@ class ViewStore:
         if position != after:
             raise ViewMoved(f"{self.tracking_name} is at {position}, not {after}: "
                             "another projector applied these events")
+
+    def lock_in(self, cursor: Any) -> None:
+        """Take turns with other projectors writing this view (see :meth:`claim`)."""
+        if self.dialect is Dialect.POSTGRES:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
 
     # --- writing -----------------------------------------------------------------------
     @contextmanager
@@ -152,6 +154,11 @@ class ViewStore:
     def apply_in(self, cursor: Any, changes: Sequence[Change], up_to: int) -> None:
         """Apply ``changes`` and record ``up_to`` within the caller's transaction. ``up_to``
         may pass the last change: the log was read that far, and gaps are harmless."""
+        self.handle_in(cursor, changes)
+        self.tracker._insert_tracking(cursor, Tracking(self.tracking_name, up_to))
+
+    def handle_in(self, cursor: Any, changes: Sequence[Change]) -> None:
+        """Apply ``changes`` to the view's tables, leaving its position as it is."""
         batch = Batch(self, cursor)
         handlers = self.view.handlers
         for change in changes:
@@ -159,7 +166,6 @@ class ViewStore:
             if handler is not None:
                 handler(batch, change)
         batch.flush()
-        self.tracker._insert_tracking(cursor, Tracking(self.tracking_name, up_to))
 
     # --- reading -----------------------------------------------------------------------
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:

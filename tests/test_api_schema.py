@@ -263,9 +263,14 @@ def test_the_exports_are_documented_in_the_media_types_they_are_sent_in() -> Non
         assert list(paths[path]["get"]["responses"]["200"]["content"]) == media
 
 
-def test_an_unready_server_is_documented_with_an_example() -> None:
+def test_an_unready_server_is_documented_with_examples() -> None:
+    """While the command process restarts, and while events are parked (whose real answer
+    ``test_parked_events`` checks against the example)."""
     unready = _openapi()["paths"]["/readyz"]["get"]["responses"]["503"]
-    assert unready["content"]["application/json"]["example"]["status"] == "unavailable"
+    shown = unready["content"]["application/json"]["examples"]
+    assert sorted(shown) == ["parked", "restarting"]
+    assert {example["value"]["status"] for example in shown.values()} == {"unavailable"}
+    assert shown["parked"]["value"]["parked"][0]["position"] == 212
 
 
 # --- the documented examples are true --------------------------------------------------------

@@ -7,7 +7,9 @@ back into SQL parameters costs several times more than reading and decoding the 
 decodes the JSON of ``Thread.Opened``, ``Post.Published``, ``Post.Edited`` and
 ``Post.Acknowledged`` events and writes their rows with ``INSERT … SELECT`` and
 ``UPDATE … FROM``; the view's other events (retractions, moderation, locks) then go through
-the ordinary handlers in :mod:`projections.views.threads`.
+the ordinary handlers in :mod:`projections.views.threads`. A range the SQL cannot apply (an
+event the database cannot decode: a NUL, which PostgreSQL's ``jsonb`` refuses and SQLite's
+JSON functions cut strings at) fails, and the projector applies it with the handlers instead.
 
 Splitting a range so is exact, not an approximation: those other handlers only change a post's
 retraction and moderation (and, through them, its thread's visible counts by the difference
@@ -87,9 +89,12 @@ class ThreadsBulk:
                       f"{time_us(dialect, f('act.occurred_at'))}, {f('thread_id')}, "
                       f"{f('community_id')}, {f('parent_id')}, {f('kind')}, {f('body')}, "
                       f"{f('for_organisation')}, {f('title')}, {f('nomination_id')}")
+            # SQLite's JSON functions cut a string at a NUL: a range with one (an escaped
+            # NUL, ``\u0000``) fails, and the projector applies it with the handlers.
             source = (f"(SELECT rowid AS position, topic, {_SQLITE_ID} AS id, "
                       f"CAST(state AS TEXT) AS j FROM {events_table} WHERE rowid >= ? AND "
-                      "rowid <= ? AND topic IN (?, ?, ?, ?)) e")
+                      "rowid <= ? AND topic IN (?, ?, ?, ?) AND CASE WHEN "
+                      "instr(state, X'5C7530303030') > 0 THEN json('NUL') ELSE 1 END) e")
         else:  # json_to_record parses each event's JSON once
             fields = (f"notification_id, {kind}, CAST(originator_id AS TEXT), a.actor_id, "
                       f"{time_us(dialect, 'a.occurred_at')}, r.thread_id, r.community_id, "
