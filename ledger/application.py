@@ -45,6 +45,7 @@ from ledger.domain import (
     CommandRecord,
     Commitment,
     Community,
+    HandleClaim,
     JoinedVia,
     Membership,
     ModerationDecision,
@@ -60,13 +61,16 @@ from ledger.domain import (
     Status,
     Thread,
 )
-from ledger.domain.base import check_handle, check_slug, check_text, now_utc, utc
+from ledger.domain.base import check_slug, now_utc, utc
 from ledger.domain.moderation import MEMBER_ACTIONS, POST_ACTIONS, THREAD_ACTIONS
+from ledger.domain.post import MAX_BODY
+from ledger.domain.text import check_free_text, check_handle, check_name, check_token_text
 from ledger.errors import (
     CommandIdReused,
     CommandIdReusedForAnotherRequest,
     ConcurrencyConflict,
     DirectInvitationsNotAllowed,
+    HandleConfusable,
     HandleTaken,
     InvalidInput,
     InvitationRequired,
@@ -177,23 +181,43 @@ class DialogueLedger(Application[UUID]):
                         actor_id: UUID | None = None, command_id: str | None = None,
                         occurred_at: datetime | None = None) -> Receipt:
         """Register a person by a unique handle. The person is their own actor unless
-        someone else (an importer, an administrator) is named."""
-        check_handle(handle)
+        someone else (an importer, an administrator) is named. The handle is stored in its
+        PRECIS form, and refused if it looks like a registered one (see
+        :mod:`ledger.domain.text`)."""
+        handle = check_handle(handle)
+        display_name = check_name("display_name", display_name)
         person_id = Person.create_id(handle)
+        claim = HandleClaim.needed_for(handle)
 
         def decide(act: Act) -> Outcome:
-            if self._exists(person_id):
-                raise HandleTaken("that handle is taken", handle=handle)
-            return person_id, [Person(handle=handle, display_name=display_name,
-                                      is_bot=is_bot, act=act)]
+            self._check_handle_free(handle, person_id, claim)
+            person = Person(handle=handle, display_name=display_name, is_bot=is_bot, act=act)
+            if claim is None:
+                return person_id, [person]
+            return person_id, [person, HandleClaim(key=claim, person_id=person_id, act=act)]
 
         return self._execute("register-person", actor_id or person_id, decide,
                              command_id, occurred_at)
+
+    def _check_handle_free(self, handle: str, person_id: UUID, claim: str | None) -> None:
+        """No person has the handle, and none has one that looks like it: the place the
+        person's own id holds, and the claim of its look-alike class, are both free."""
+        if self._exists(person_id):
+            try:
+                self._get(Person, person_id)
+            except NotFound:  # a look-alike's claim holds the place
+                raise HandleConfusable("that handle looks like one already registered",
+                                       handle=handle) from None
+            raise HandleTaken("that handle is taken", handle=handle)
+        if claim is not None and self._exists(HandleClaim.create_id(claim)):
+            raise HandleConfusable("that handle looks like one already registered",
+                                   handle=handle)
 
     def found_organisation(self, name: str, slug: str, *, actor_id: UUID,
                            command_id: str | None = None,
                            occurred_at: datetime | None = None) -> Receipt:
         """Found an organisation; its founder is its first representative."""
+        name = check_name("name", name)
         check_slug(slug)
         organisation_id = Organisation.create_id(slug)
 
@@ -227,6 +251,7 @@ class DialogueLedger(Application[UUID]):
                          occurred_at: datetime | None = None) -> Receipt:
         """A representative creates a community for the organisation and joins it as the
         organisation's representative."""
+        name = check_name("name", name)
         check_slug(slug)
         community_id = Community.create_id(slug)
 
@@ -370,6 +395,7 @@ class DialogueLedger(Application[UUID]):
                  occurred_at: datetime | None = None) -> Receipt:
         """A member nominates a person; the nomination opens its own debate thread, whose
         opening post is the nominator's statement."""
+        statement = check_free_text("statement", statement, 5_000)
 
         def decide(act: Act) -> Outcome:
             community = self._get(Community, community_id)
@@ -410,6 +436,8 @@ class DialogueLedger(Application[UUID]):
     def _vote(self, name: str, nomination_id: UUID, choice: Choice, reason: str,
               actor_id: UUID, command_id: str | None, occurred_at: datetime | None, *,
               change: bool) -> Receipt:
+        reason = check_free_text("reason", reason, 2_000)
+
         def decide(act: Act) -> Outcome:
             nomination = self._get(Nomination, nomination_id)
             voter = self._membership(nomination.community_id, act)
@@ -451,6 +479,8 @@ class DialogueLedger(Application[UUID]):
                     occurred_at: datetime | None = None) -> Receipt:
         """Open a thread with its opening post; the receipt's id is the thread's."""
         kind = PostKind(kind)
+        title = check_free_text("title", title, 200)
+        body = check_free_text("body", body, MAX_BODY)
 
         def decide(act: Act) -> Outcome:
             community = self._get(Community, community_id)
@@ -472,6 +502,7 @@ class DialogueLedger(Application[UUID]):
         """Reply to any post of a thread. Costs the same however long the thread is: it
         loads the parent post, the thread and the author's membership, nothing else."""
         kind = PostKind(kind)
+        body = check_free_text("body", body, MAX_BODY)
 
         def decide(act: Act) -> Outcome:
             parent = self._get(Post, parent_id)
@@ -493,6 +524,8 @@ class DialogueLedger(Application[UUID]):
     def edit_post(self, post_id: UUID, body: str, *, actor_id: UUID,
                   command_id: str | None = None,
                   occurred_at: datetime | None = None) -> Receipt:
+        body = check_free_text("body", body, MAX_BODY)
+
         def decide(act: Act) -> Outcome:
             post = self._get(Post, post_id)
             self._membership(post.community_id, act).check_can_write()
@@ -532,6 +565,8 @@ class DialogueLedger(Application[UUID]):
                         due_on: date | None = None, actor_id: UUID,
                         command_id: str | None = None,
                         occurred_at: datetime | None = None) -> Receipt:
+        text = check_free_text("text", text, 5_000)
+
         def decide(act: Act) -> Outcome:
             community = self._get(Community, community_id)
             self._check_representative(community.id, act)
@@ -547,18 +582,21 @@ class DialogueLedger(Application[UUID]):
     def record_progress(self, commitment_id: UUID, note: str, *, actor_id: UUID,
                         command_id: str | None = None,
                         occurred_at: datetime | None = None) -> Receipt:
+        note = check_free_text("note", note, 5_000)
         return self._commitment_step("record-progress", commitment_id, actor_id, command_id,
                                      occurred_at, lambda c, act: c.record_progress(note, act))
 
     def fulfil_commitment(self, commitment_id: UUID, statement: str, *, actor_id: UUID,
                           command_id: str | None = None,
                           occurred_at: datetime | None = None) -> Receipt:
+        statement = check_free_text("statement", statement, 5_000)
         return self._commitment_step("fulfil-commitment", commitment_id, actor_id, command_id,
                                      occurred_at, lambda c, act: c.fulfil(statement, act))
 
     def abandon_commitment(self, commitment_id: UUID, statement: str, *, actor_id: UUID,
                            command_id: str | None = None,
                            occurred_at: datetime | None = None) -> Receipt:
+        statement = check_free_text("statement", statement, 5_000)
         return self._commitment_step("abandon-commitment", commitment_id, actor_id, command_id,
                                      occurred_at, lambda c, act: c.abandon(statement, act))
 
@@ -587,6 +625,7 @@ class DialogueLedger(Application[UUID]):
         """A moderator takes a decision; its effect on the posts, thread or member is
         recorded in the same transaction."""
         action, reason_code = Action(action), ReasonCode(reason_code)
+        statement = check_free_text("statement", statement, 5_000)
 
         def decide(act: Act) -> Outcome:
             community = self._get(Community, community_id)
@@ -625,6 +664,8 @@ class DialogueLedger(Application[UUID]):
     def notify_author(self, decision_id: UUID, notice: str, *, actor_id: UUID,
                       command_id: str | None = None,
                       occurred_at: datetime | None = None) -> Receipt:
+        notice = check_free_text("notice", notice, 5_000)
+
         def decide(act: Act) -> Outcome:
             decision = self._get(ModerationDecision, decision_id)
             self._membership(decision.community_id, act).check_is_moderator()
@@ -636,6 +677,8 @@ class DialogueLedger(Application[UUID]):
     def lodge_appeal(self, decision_id: UUID, statement: str, *, actor_id: UUID,
                      command_id: str | None = None,
                      occurred_at: datetime | None = None) -> Receipt:
+        statement = check_free_text("statement", statement, 5_000)
+
         def decide(act: Act) -> Outcome:
             decision = self._get(ModerationDecision, decision_id)
             decision.lodge_appeal(statement=statement, act=act)
@@ -649,6 +692,7 @@ class DialogueLedger(Application[UUID]):
         """Another moderator upholds or reverses a decision; a reversal undoes its effect
         (restores the posts, unlocks the thread, reinstates the member) atomically."""
         outcome = AppealOutcome(outcome)
+        reasons = check_free_text("reasons", reasons, 5_000)
 
         def decide(act: Act) -> Outcome:
             decision = self._get(ModerationDecision, decision_id)
@@ -692,8 +736,14 @@ class DialogueLedger(Application[UUID]):
         return self._ref(Community, ref)
 
     def person_id(self, ref: str | UUID) -> UUID:
-        """A person's id from their id or their handle."""
-        return self._ref(Person, ref)
+        """A person's id from their id or their handle (compared by its PRECIS key; a person
+        registered before handles were keyed so is also found by the id they got then)."""
+        try:
+            return self._ref(Person, ref)
+        except NotFound:
+            if isinstance(ref, UUID) or Person.legacy_id(ref) == Person.create_id(ref):
+                raise
+            return self._ref(Person, Person.legacy_id(ref))
 
     def organisation_id(self, ref: str | UUID) -> UUID:
         return self._ref(Organisation, ref)
@@ -822,7 +872,7 @@ class DialogueLedger(Application[UUID]):
         ``reads`` names aggregates ``decide`` will load: they are loaded together, with the
         command id's record, in one read transaction per attempt."""
         if command_id is not None:
-            check_text("command_id", command_id, 200)
+            check_token_text("command_id", command_id, 200)
         if not isinstance(actor_id, UUID):
             raise InvalidInput("actor_id must be a person's id", field="actor_id")
         now = self.clock()
