@@ -64,7 +64,13 @@ from ledger.domain import (
 from ledger.domain.base import check_slug, now_utc, utc
 from ledger.domain.moderation import MEMBER_ACTIONS, POST_ACTIONS, THREAD_ACTIONS
 from ledger.domain.post import MAX_BODY
-from ledger.domain.text import check_free_text, check_handle, check_name, check_token_text
+from ledger.domain.text import (
+    check_free_text,
+    check_handle,
+    check_name,
+    check_token_text,
+    clean_free_text,
+)
 from ledger.errors import (
     CommandIdReused,
     CommandIdReusedForAnotherRequest,
@@ -411,7 +417,7 @@ class DialogueLedger(Application[UUID]):
                                     nominator_id=act.actor_id, statement=statement,
                                     rule=community.rule, act=act)
             thread = Thread(community_id=community.id, kind=PostKind.PROPOSAL,
-                            title=f"Nomination: {nominee.display_name}"[:200],
+                            title=clean_free_text(f"Nomination: {nominee.display_name}")[:200],
                             nomination_id=nomination.id, act=act)
             post = Post(community_id=community.id, thread_id=thread.id, parent_id=None,
                         kind=PostKind.PROPOSAL, body=statement,
