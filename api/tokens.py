@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.application import DialogueLedger
 from ledger.domain.base import Act, deterministic_id
+from ledger.domain.text import check_free_text
 from ledger.errors import InvalidInput, NotFound
 
 PREFIX = "dl_"
@@ -60,6 +61,8 @@ def issue_token(app: DialogueLedger, person_ref: str, role: TokenRole | str,
     except ValueError:
         raise InvalidInput(f"unknown role {role!r}", field="role",
                            allowed=", ".join(TokenRole)) from None
+    if label:  # an operator's note, recorded: free text (ledger.domain.text)
+        label = check_free_text("label", label, 200)
     token = PREFIX + secrets.token_urlsafe(32)
     digest = digest_of(token)
     record = ApiToken(digest=digest, person_id=person_id, role=role, label=label,

@@ -265,3 +265,17 @@ def test_an_import_skips_unacceptable_and_look_alike_logins_and_cleans_free_text
     assert found is not None
     post = ledger.get(Post, found.post_id)
     assert post.body == "Body with[31m escape\nand CRLF"
+
+
+def test_a_token_label_is_free_text_and_a_refused_one_records_nothing(
+        ledger: DialogueLedger) -> None:
+    from api.tokens import issue_token
+
+    ledger.register_person("ruth", "Ruth")
+    position = ledger.position
+    with pytest.raises(InvalidInput) as error:
+        issue_token(ledger, "ruth", "member", "laptop\x00")
+    assert refusal(error) == ("label", "control-character")
+    assert ledger.position == position
+    issue_token(ledger, "ruth", "member", "")  # no label at all stays allowed
+    assert ledger.position == position + 1
