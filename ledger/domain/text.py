@@ -23,6 +23,7 @@ the ``rule`` it broke.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import cache
 from uuid import UUID
@@ -79,15 +80,20 @@ def _refused_character(char: str) -> str | None:
     return None
 
 
+#: Every character refused in free text (a carriage return is made a line end first).
+_REFUSED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e"
+                      "\u2066-\u2069\u200b\u2060\ufeff]")
+
+
 def _first_refused(value: str) -> tuple[int, str, str] | None:
     """Where the first refused character of free text stands, which it is and why."""
-    for index, char in enumerate(value):
-        if char.isprintable() or char in "\t\n":  # quick path for almost every character
-            continue
-        rule = _refused_character(char)
-        if rule is not None:
-            return index, char, rule
-    return None
+    found = _REFUSED.search(value)
+    if found is None:
+        return None
+    char = found.group()
+    rule = _refused_character(char)
+    assert rule is not None
+    return found.start(), char, rule
 
 
 def check_free_text(field: str, value: str, max_length: int) -> str:
@@ -138,9 +144,7 @@ def clean_free_text(value: str) -> str:
     """Free text from an archive made acceptable: line ends as LF, refused characters left
     out, NFC (importers use it; the command still checks the result)."""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
-    if _first_refused(value) is not None:
-        value = "".join(c for c in value if c.isprintable() or c in "\t\n"
-                        or _refused_character(c) is None)
+    value = _REFUSED.sub("", value)
     return unicodedata.normalize("NFC", value)
 
 
