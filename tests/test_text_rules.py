@@ -279,3 +279,29 @@ def test_a_token_label_is_free_text_and_a_refused_one_records_nothing(
     assert ledger.position == position
     issue_token(ledger, "ruth", "member", "")  # no label at all stays allowed
     assert ledger.position == position + 1
+
+
+def test_an_mbox_import_records_acceptable_names_and_cleans_bodies(
+        ledger: DialogueLedger, tmp_path: Path) -> None:
+    from ledger.domain import Post
+    from ledger.imports import MboxArchive, MboxOptions
+    from ledger.imports.base import imported_post
+
+    mbox = tmp_path / "hostile.mbox"
+    mbox.write_bytes(
+        b"From eve@example.org Fri Mar  1 10:00:00 2024\n"
+        b"From: =?utf-8?q?Eve_=E2=80=AE_Reversed?= <eve@example.org>\n"
+        b"Date: Fri, 01 Mar 2024 10:00:00 +0000\n"
+        b"Message-ID: <m1@example.org>\n"
+        b"Subject: A bell\x07 in the subject\n"
+        b"Content-Type: text/plain; charset=utf-8\n\n"
+        b"Ring\x07 ring, with a \xe2\x80\xae bidi override.\n\n")
+    summary = import_archive(ledger, MboxArchive((mbox,), MboxOptions((), ())), "mail")
+    assert (summary.threads, summary.skipped_total) == (1, 0)
+    eve = ledger.get(Person, ledger.person_id("eve@example.org"))
+    assert "\u202e" not in eve.display_name
+    assert check_name("display_name", eve.display_name) == eve.display_name
+    assert summary.community_id is not None
+    found = imported_post(ledger, summary.source, summary.community_id, "message:m1@example.org")
+    assert found is not None
+    assert ledger.get(Post, found.post_id).body == "Ring ring, with a  bidi override."
