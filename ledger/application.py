@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import MethodType
 from typing import TypeVar, cast
@@ -31,6 +31,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import get_topic
 
 from ledger.codec import OrjsonTranscoder, TypedMapper
 from ledger.config import store_env
@@ -69,6 +70,7 @@ from ledger.domain.text import (
     check_handle,
     check_name,
     check_token_text,
+    claim_key,
     clean_free_text,
 )
 from ledger.errors import (
@@ -115,6 +117,16 @@ class Receipt:
     id: UUID
     position: int
     replayed: bool = False
+
+
+@dataclass
+class HandleClaims:
+    """What :meth:`DialogueLedger.claim_registered_handles` did: how many claims it
+    recorded, and the registered handles that look like another person's (handle, the id of
+    the person who holds the claim)."""
+
+    claimed: int = 0
+    look_alikes: list[tuple[str, UUID]] = field(default_factory=list)
 
 
 class DialogueLedger(Application[UUID]):
@@ -218,6 +230,46 @@ class DialogueLedger(Application[UUID]):
         if claim is not None and self._exists(HandleClaim.create_id(claim)):
             raise HandleConfusable("that handle looks like one already registered",
                                    handle=handle)
+
+    def claim_registered_handles(self, batch_size: int = 500) -> HandleClaims:
+        """Give every registered person who holds no look-alike claim one (people registered
+        before claims existed): afterwards a look-alike of any of them is refused. Two people
+        already registered under look-alike handles cannot both hold the claim: the first
+        keeps it, and each such pair is reported. Safe to run again: it records nothing
+        then."""
+        topic = get_topic(Person.Registered)  # type: ignore[attr-defined]
+        found = HandleClaims()
+        start: int | None = 1
+        while start is not None:
+            page = self.recorder.select_notifications(start, batch_size, topics=[topic])
+            for notification in page:
+                registered = self.mapper.to_domain_event(notification)
+                handle = str(vars(registered)["handle"])
+                key = claim_key(handle)
+                claim_id = HandleClaim.create_id(key)
+                if claim_id == registered.originator_id:
+                    continue  # the person holds their own place
+                holder: Aggregate | None
+                try:
+                    holder = self.repository.get(claim_id)
+                except AggregateNotFoundError:
+                    holder = None
+                if holder is None:
+                    claim = HandleClaim(key=key, person_id=registered.originator_id,
+                                        act=Act(actor_id=registered.originator_id,
+                                                occurred_at=self.clock()))
+                    try:
+                        self.save(claim)
+                        found.claimed += 1
+                        continue
+                    except IntegrityError:  # claimed meanwhile
+                        holder = self.repository.get(claim_id)
+                holder_id: UUID = holder.person_id if isinstance(holder, HandleClaim) \
+                    else holder.id
+                if holder_id != registered.originator_id:
+                    found.look_alikes.append((handle, holder_id))
+            start = page[-1].id + 1 if len(page) == batch_size else None
+        return found
 
     def found_organisation(self, name: str, slug: str, *, actor_id: UUID,
                            command_id: str | None = None,

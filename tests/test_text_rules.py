@@ -20,6 +20,7 @@ from ledger.domain.text import check_free_text, check_handle, check_name, claim_
 from ledger.errors import HandleConfusable, HandleTaken, InvalidInput, NotFound
 from ledger.imports.base import import_archive
 from ledger.imports.github import GitHubArchive, GitHubOptions
+from tests.conftest import Cli
 
 
 def refusal(error: pytest.ExceptionInfo[InvalidInput]) -> tuple[str, str]:
@@ -305,3 +306,44 @@ def test_an_mbox_import_records_acceptable_names_and_cleans_bodies(
     found = imported_post(ledger, summary.source, summary.community_id, "message:m1@example.org")
     assert found is not None
     assert ledger.get(Post, found.post_id).body == "Ring ring, with a  bidi override."
+
+
+def test_claiming_the_handles_of_people_registered_before_claims_refuses_their_look_alikes(
+        ledger: DialogueLedger) -> None:
+    """People recorded by older code hold no claim: ``claim-handles`` gives them one, and
+    reports handles that already look alike; run again, it records nothing."""
+    now = now_utc()
+    old = [Person(handle=h, display_name=h, is_bot=False,
+                  act=Act(actor_id=Person.legacy_id(h), occurred_at=now))
+           for h in ("emma", "ernma", "ruth")]  # ernma looks like emma: no rule then
+    ledger.save(*old)
+    emma, ernma = old[0].id, old[1].id
+    found = ledger.claim_registered_handles(batch_size=2)
+    assert found.claimed == 1  # emma's; ruth holds her own place
+    assert found.look_alikes == [("ernma", emma)]
+    assert ledger.get(HandleClaim, HandleClaim.create_id("ernrna")).person_id == emma
+    position = ledger.position
+    again = ledger.claim_registered_handles()
+    assert (again.claimed, again.look_alikes) == (0, [("ernma", emma)])
+    assert ledger.position == position
+    with pytest.raises(HandleConfusable):
+        ledger.register_person("ernrna", "Impostor")
+    assert ernma != emma
+
+
+def test_the_command_line_claims_the_handles_and_lists_the_look_alikes(
+        cli: Cli, store_env: dict[str, str]) -> None:
+    app = DialogueLedger(store_env)
+    try:
+        now = now_utc()
+        app.save(*[Person(handle=h, display_name=h, is_bot=False,
+                          act=Act(actor_id=Person.legacy_id(h), occurred_at=now))
+                   for h in ("emma", "ernma")])
+    finally:
+        app.close()
+    code, out, _ = cli("claim-handles")
+    assert code == 0
+    assert "1 look-alike claims recorded" in out
+    assert "'ernma' looks like the handle of person" in out
+    code, out, _ = cli("claim-handles")
+    assert (code, "0 look-alike claims recorded" in out) == (0, True)
