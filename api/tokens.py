@@ -46,7 +46,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.application import DialogueLedger
-from ledger.domain.base import Act, check_text, deterministic_id, utc
+from ledger.domain.base import Act, deterministic_id, utc
+from ledger.domain.text import check_free_text
 from ledger.errors import InvalidInput, NotFound
 from ledger.store import separate_reads
 
@@ -298,10 +299,10 @@ def check_expiry(expires_at: datetime | None, now: datetime) -> None:
                            value=expires_at.isoformat())
 
 
-def check_label(label: str) -> None:
-    """A label is optional free text (the ledger's rules for free text)."""
-    if label:
-        check_text("label", label, MAX_LABEL)
+def check_label(label: str) -> str:
+    """A label is optional free text (the ledger's rules for free text,
+    ``ledger.domain.text``); returns it as it is kept."""
+    return check_free_text("label", label, MAX_LABEL) if label else label
 
 
 def issue_token(app: DialogueLedger, person_ref: str, role: TokenRole | str,
@@ -320,7 +321,7 @@ def issue_token(app: DialogueLedger, person_ref: str, role: TokenRole | str,
                            allowed=", ".join(TokenRole)) from None
     now = app.clock()
     check_expiry(expires_at, now)
-    check_label(label)
+    label = check_label(label)
     if issuer_id == OPERATOR_ID and operator is None:
         operator = operator_name()
     token = PREFIX + secrets.token_urlsafe(32)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import MethodType
 from typing import TypeVar, cast
@@ -32,6 +32,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import get_topic
 
 from ledger.codec import OrjsonTranscoder, TypedMapper
 from ledger.config import create_private_sqlite_file, store_env
@@ -46,6 +47,7 @@ from ledger.domain import (
     CommandRecord,
     Commitment,
     Community,
+    HandleClaim,
     JoinedVia,
     Membership,
     ModerationDecision,
@@ -61,13 +63,23 @@ from ledger.domain import (
     Status,
     Thread,
 )
-from ledger.domain.base import check_handle, check_slug, check_text, now_utc, utc
+from ledger.domain.base import check_slug, now_utc, utc
 from ledger.domain.moderation import MEMBER_ACTIONS, POST_ACTIONS, THREAD_ACTIONS
+from ledger.domain.post import MAX_BODY
+from ledger.domain.text import (
+    check_free_text,
+    check_handle,
+    check_name,
+    check_token_text,
+    claim_key,
+    clean_free_text,
+)
 from ledger.errors import (
     CommandIdReused,
     CommandIdReusedForAnotherRequest,
     ConcurrencyConflict,
     DirectInvitationsNotAllowed,
+    HandleConfusable,
     HandleTaken,
     InvalidInput,
     InvitationRequired,
@@ -112,6 +124,16 @@ class Receipt:
     id: UUID
     position: int
     replayed: bool = False
+
+
+@dataclass
+class HandleClaims:
+    """What :meth:`DialogueLedger.claim_registered_handles` did: how many claims it
+    recorded, and the registered handles that look like another person's (handle, the id of
+    the person who holds the claim)."""
+
+    claimed: int = 0
+    look_alikes: list[tuple[str, UUID]] = field(default_factory=list)
 
 
 class DialogueLedger(Application[UUID]):
@@ -186,23 +208,83 @@ class DialogueLedger(Application[UUID]):
                         actor_id: UUID | None = None, command_id: str | None = None,
                         occurred_at: datetime | None = None) -> Receipt:
         """Register a person by a unique handle. The person is their own actor unless
-        someone else (an importer, an administrator) is named."""
-        check_handle(handle)
+        someone else (an importer, an administrator) is named. The handle is stored in its
+        PRECIS form, and refused if it looks like a registered one (see
+        :mod:`ledger.domain.text`)."""
+        handle = check_handle(handle)
+        display_name = check_name("display_name", display_name)
         person_id = Person.create_id(handle)
+        claim = HandleClaim.needed_for(handle)
 
         def decide(act: Act) -> Outcome:
-            if self._exists(person_id):
-                raise HandleTaken("that handle is taken", handle=handle)
-            return person_id, [Person(handle=handle, display_name=display_name,
-                                      is_bot=is_bot, act=act)]
+            self._check_handle_free(handle, person_id, claim)
+            person = Person(handle=handle, display_name=display_name, is_bot=is_bot, act=act)
+            if claim is None:
+                return person_id, [person]
+            return person_id, [person, HandleClaim(key=claim, person_id=person_id, act=act)]
 
         return self._execute("register-person", actor_id or person_id, decide,
                              command_id, occurred_at)
+
+    def _check_handle_free(self, handle: str, person_id: UUID, claim: str | None) -> None:
+        """No person has the handle, and none has one that looks like it: the place the
+        person's own id holds, and the claim of its look-alike class, are both free."""
+        if self._exists(person_id):
+            try:
+                self._get(Person, person_id)
+            except NotFound:  # a look-alike's claim holds the place
+                raise HandleConfusable("that handle looks like one already registered",
+                                       handle=handle) from None
+            raise HandleTaken("that handle is taken", handle=handle)
+        if claim is not None and self._exists(HandleClaim.create_id(claim)):
+            raise HandleConfusable("that handle looks like one already registered",
+                                   handle=handle)
+
+    def claim_registered_handles(self, batch_size: int = 500) -> HandleClaims:
+        """Give every registered person who holds no look-alike claim one (people registered
+        before claims existed): afterwards a look-alike of any of them is refused. Two people
+        already registered under look-alike handles cannot both hold the claim: the first
+        keeps it, and each such pair is reported. Safe to run again: it records nothing
+        then."""
+        topic = get_topic(Person.Registered)  # type: ignore[attr-defined]
+        found = HandleClaims()
+        start: int | None = 1
+        while start is not None:
+            page = self.recorder.select_notifications(start, batch_size, topics=[topic])
+            for notification in page:
+                registered = self.mapper.to_domain_event(notification)
+                handle = str(vars(registered)["handle"])
+                key = claim_key(handle)
+                claim_id = HandleClaim.create_id(key)
+                if claim_id == registered.originator_id:
+                    continue  # the person holds their own place
+                holder: Aggregate | None
+                try:
+                    holder = self.repository.get(claim_id)
+                except AggregateNotFoundError:
+                    holder = None
+                if holder is None:
+                    claim = HandleClaim(key=key, person_id=registered.originator_id,
+                                        act=Act(actor_id=registered.originator_id,
+                                                occurred_at=self.clock()))
+                    try:
+                        self.save(claim)
+                        found.claimed += 1
+                        continue
+                    except IntegrityError:  # claimed meanwhile
+                        holder = self.repository.get(claim_id)
+                holder_id: UUID = holder.person_id if isinstance(holder, HandleClaim) \
+                    else holder.id
+                if holder_id != registered.originator_id:
+                    found.look_alikes.append((handle, holder_id))
+            start = page[-1].id + 1 if len(page) == batch_size else None
+        return found
 
     def found_organisation(self, name: str, slug: str, *, actor_id: UUID,
                            command_id: str | None = None,
                            occurred_at: datetime | None = None) -> Receipt:
         """Found an organisation; its founder is its first representative."""
+        name = check_name("name", name)
         check_slug(slug)
         organisation_id = Organisation.create_id(slug)
 
@@ -236,6 +318,7 @@ class DialogueLedger(Application[UUID]):
                          occurred_at: datetime | None = None) -> Receipt:
         """A representative creates a community for the organisation and joins it as the
         organisation's representative."""
+        name = check_name("name", name)
         check_slug(slug)
         community_id = Community.create_id(slug)
 
@@ -380,6 +463,7 @@ class DialogueLedger(Application[UUID]):
                  occurred_at: datetime | None = None) -> Receipt:
         """A member nominates a person; the nomination opens its own debate thread, whose
         opening post is the nominator's statement."""
+        statement = check_free_text("statement", statement, 5_000)
 
         def decide(act: Act) -> Outcome:
             community = self._get(Community, community_id)
@@ -395,7 +479,7 @@ class DialogueLedger(Application[UUID]):
                                     nominator_id=act.actor_id, statement=statement,
                                     rule=community.rule, act=act)
             thread = Thread(community_id=community.id, kind=PostKind.PROPOSAL,
-                            title=f"Nomination: {nominee.display_name}"[:200],
+                            title=clean_free_text(f"Nomination: {nominee.display_name}")[:200],
                             nomination_id=nomination.id, act=act)
             post = Post(community_id=community.id, thread_id=thread.id, parent_id=None,
                         kind=PostKind.PROPOSAL, body=statement,
@@ -420,6 +504,8 @@ class DialogueLedger(Application[UUID]):
     def _vote(self, name: str, nomination_id: UUID, choice: Choice, reason: str,
               actor_id: UUID, command_id: str | None, occurred_at: datetime | None, *,
               change: bool) -> Receipt:
+        reason = check_free_text("reason", reason, 2_000)
+
         def decide(act: Act) -> Outcome:
             nomination = self._get(Nomination, nomination_id)
             voter = self._membership(nomination.community_id, act)
@@ -461,6 +547,8 @@ class DialogueLedger(Application[UUID]):
                     occurred_at: datetime | None = None) -> Receipt:
         """Open a thread with its opening post; the receipt's id is the thread's."""
         kind = PostKind(kind)
+        title = check_free_text("title", title, 200)
+        body = check_free_text("body", body, MAX_BODY)
 
         def decide(act: Act) -> Outcome:
             community = self._get(Community, community_id)
@@ -482,6 +570,7 @@ class DialogueLedger(Application[UUID]):
         """Reply to any post of a thread. Costs the same however long the thread is: it
         loads the parent post, the thread and the author's membership, nothing else."""
         kind = PostKind(kind)
+        body = check_free_text("body", body, MAX_BODY)
 
         def decide(act: Act) -> Outcome:
             parent = self._get(Post, parent_id)
@@ -503,6 +592,8 @@ class DialogueLedger(Application[UUID]):
     def edit_post(self, post_id: UUID, body: str, *, actor_id: UUID,
                   command_id: str | None = None,
                   occurred_at: datetime | None = None) -> Receipt:
+        body = check_free_text("body", body, MAX_BODY)
+
         def decide(act: Act) -> Outcome:
             post = self._get(Post, post_id)
             self._membership(post.community_id, act).check_can_write()
@@ -542,6 +633,8 @@ class DialogueLedger(Application[UUID]):
                         due_on: date | None = None, actor_id: UUID,
                         command_id: str | None = None,
                         occurred_at: datetime | None = None) -> Receipt:
+        text = check_free_text("text", text, 5_000)
+
         def decide(act: Act) -> Outcome:
             community = self._get(Community, community_id)
             self._check_representative(community.id, act)
@@ -557,18 +650,21 @@ class DialogueLedger(Application[UUID]):
     def record_progress(self, commitment_id: UUID, note: str, *, actor_id: UUID,
                         command_id: str | None = None,
                         occurred_at: datetime | None = None) -> Receipt:
+        note = check_free_text("note", note, 5_000)
         return self._commitment_step("record-progress", commitment_id, actor_id, command_id,
                                      occurred_at, lambda c, act: c.record_progress(note, act))
 
     def fulfil_commitment(self, commitment_id: UUID, statement: str, *, actor_id: UUID,
                           command_id: str | None = None,
                           occurred_at: datetime | None = None) -> Receipt:
+        statement = check_free_text("statement", statement, 5_000)
         return self._commitment_step("fulfil-commitment", commitment_id, actor_id, command_id,
                                      occurred_at, lambda c, act: c.fulfil(statement, act))
 
     def abandon_commitment(self, commitment_id: UUID, statement: str, *, actor_id: UUID,
                            command_id: str | None = None,
                            occurred_at: datetime | None = None) -> Receipt:
+        statement = check_free_text("statement", statement, 5_000)
         return self._commitment_step("abandon-commitment", commitment_id, actor_id, command_id,
                                      occurred_at, lambda c, act: c.abandon(statement, act))
 
@@ -597,6 +693,7 @@ class DialogueLedger(Application[UUID]):
         """A moderator takes a decision; its effect on the posts, thread or member is
         recorded in the same transaction."""
         action, reason_code = Action(action), ReasonCode(reason_code)
+        statement = check_free_text("statement", statement, 5_000)
 
         def decide(act: Act) -> Outcome:
             community = self._get(Community, community_id)
@@ -635,6 +732,8 @@ class DialogueLedger(Application[UUID]):
     def notify_author(self, decision_id: UUID, notice: str, *, actor_id: UUID,
                       command_id: str | None = None,
                       occurred_at: datetime | None = None) -> Receipt:
+        notice = check_free_text("notice", notice, 5_000)
+
         def decide(act: Act) -> Outcome:
             decision = self._get(ModerationDecision, decision_id)
             self._membership(decision.community_id, act).check_is_moderator()
@@ -646,6 +745,8 @@ class DialogueLedger(Application[UUID]):
     def lodge_appeal(self, decision_id: UUID, statement: str, *, actor_id: UUID,
                      command_id: str | None = None,
                      occurred_at: datetime | None = None) -> Receipt:
+        statement = check_free_text("statement", statement, 5_000)
+
         def decide(act: Act) -> Outcome:
             decision = self._get(ModerationDecision, decision_id)
             decision.lodge_appeal(statement=statement, act=act)
@@ -659,6 +760,7 @@ class DialogueLedger(Application[UUID]):
         """Another moderator upholds or reverses a decision; a reversal undoes its effect
         (restores the posts, unlocks the thread, reinstates the member) atomically."""
         outcome = AppealOutcome(outcome)
+        reasons = check_free_text("reasons", reasons, 5_000)
 
         def decide(act: Act) -> Outcome:
             decision = self._get(ModerationDecision, decision_id)
@@ -702,8 +804,14 @@ class DialogueLedger(Application[UUID]):
         return self._ref(Community, ref)
 
     def person_id(self, ref: str | UUID) -> UUID:
-        """A person's id from their id or their handle."""
-        return self._ref(Person, ref)
+        """A person's id from their id or their handle (compared by its PRECIS key; a person
+        registered before handles were keyed so is also found by the id they got then)."""
+        try:
+            return self._ref(Person, ref)
+        except NotFound:
+            if isinstance(ref, UUID) or Person.legacy_id(ref) == Person.create_id(ref):
+                raise
+            return self._ref(Person, Person.legacy_id(ref))
 
     def organisation_id(self, ref: str | UUID) -> UUID:
         return self._ref(Organisation, ref)
@@ -832,7 +940,7 @@ class DialogueLedger(Application[UUID]):
         ``reads`` names aggregates ``decide`` will load: they are loaded together, with the
         command id's record, in one read transaction per attempt."""
         if command_id is not None:
-            check_text("command_id", command_id, 200)
+            check_token_text("command_id", command_id, 200)
         if not isinstance(actor_id, UUID):
             raise InvalidInput("actor_id must be a person's id", field="actor_id")
         now = self.clock()

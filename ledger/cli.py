@@ -70,6 +70,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_claim_handles(args: argparse.Namespace) -> int:
+    env = store_env()
+    app = DialogueLedger(env)
+    try:
+        found = app.claim_registered_handles()
+    finally:
+        app.close()
+    print(f"{describe(env)}: {found.claimed} look-alike claims recorded for people "
+          "registered before claims existed.")
+    for handle, holder in found.look_alikes:
+        print(f"  {handle!a} looks like the handle of person {holder}, who holds the claim")
+    return 0
+
+
 def parse_time(text: str) -> datetime:
     """An ISO 8601 date or time; without a zone it is taken as UTC."""
     try:
@@ -169,6 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
     status = commands.add_parser("status", help="show the store and its ledger position")
     status.set_defaults(handler=cmd_status)
+
+    claims = commands.add_parser(
+        "claim-handles", help="give people registered before look-alike claims their claim",
+        description="Records a look-alike claim (see docs/domain.md, Acceptable text) for "
+                    "each registered person who lacks one, so that look-alikes of their "
+                    "handle are refused; lists handles that already look like another's. "
+                    "Safe to run again.")
+    claims.set_defaults(handler=cmd_claim_handles)
 
     rebuild = commands.add_parser(
         "rebuild", help="rebuild views from the event log",

@@ -52,6 +52,13 @@ class HandleTaken(LedgerError):
     code = "handle-taken"
 
 
+class HandleConfusable(LedgerError):
+    """The handle looks like one already registered (the same Unicode UTS #39 confusable
+    skeleton): refused, so no one can pass for someone else."""
+
+    code = "handle-confusable"
+
+
 class CommandIdReused(LedgerError):
     code = "command-id-reused"
 

@@ -37,6 +37,7 @@ from ledger.domain import (
     Act,
     AdmissionRule,
     Community,
+    HandleClaim,
     JoinedVia,
     Membership,
     Organisation,
@@ -99,6 +100,8 @@ def build_world(ledger: DialogueLedger, *, rule: AdmissionRule | None = None,
     handles = ("rep", "alice", "bob", "carol", "cmod", "omod", "auditor", "outsider")
     people = [Person(handle=h, display_name=h.capitalize(), is_bot=False,
                      act=by(Person.create_id(h))) for h in handles]
+    claims = [HandleClaim(key=key, person_id=p.id, act=by(p.id)) for p in people
+              if (key := HandleClaim.needed_for(p.handle)) is not None]  # as the command does
     rep, alice, bob, carol, community_moderator, org_moderator, auditor, outsider = (
         p.id for p in people)
     org = Organisation(name="Northwind", slug="northwind", founder_id=rep, act=by(rep))
@@ -129,7 +132,7 @@ def build_world(ledger: DialogueLedger, *, rule: AdmissionRule | None = None,
     audit.join(via=JoinedVia.APPOINTMENT, roles=(Role.AUDITOR,), act=by(rep))
     if rule is not None:
         circle.change_rule(rule=rule, act=by(rep))
-    ledger.save(*people, org, circle, square, *founders, *members.values(), audit)
+    ledger.save(*people, *claims, org, circle, square, *founders, *members.values(), audit)
     return World(org=org.id, circle=circle.id, square=square.id, rep=rep,
                  org_moderator=org_moderator, community_moderator=community_moderator,
                  alice=alice, bob=bob, carol=carol, auditor=auditor, outsider=outsider)

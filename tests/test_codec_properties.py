@@ -28,6 +28,7 @@ from ledger.domain import (
     CommandRecord,
     Commitment,
     Community,
+    HandleClaim,
     JoinedVia,
     Membership,
     ModerationDecision,
@@ -89,6 +90,7 @@ def stories(draw: st.DrawFn) -> list[CanMutateAggregate[UUID]]:
 
     person = Person(handle=draw(handles), display_name=draw(texts), is_bot=draw(st.booleans()),
                     act=act())
+    claim = HandleClaim(key=draw(texts), person_id=person.id, act=act())
 
     founder = draw(ids)
     organisation = Organisation(name=draw(texts), slug=draw(slugs), founder_id=founder,
@@ -189,7 +191,7 @@ def stories(draw: st.DrawFn) -> list[CanMutateAggregate[UUID]]:
     record = CommandRecord(command_id=draw(texts), command=draw(texts), result_id=draw(ids),
                            act=act())
 
-    aggregates = [person, organisation, community, membership, nomination, thread, post,
+    aggregates = [person, claim, organisation, community, membership, nomination, thread, post,
                   *commitments, decision, record]
     return [event for aggregate in aggregates for event in aggregate.collect_events()]
 

@@ -160,7 +160,7 @@ def test_import_keeps_positions_and_their_gaps(
         assert (result.events, result.first_position, result.last_position) == (25, 2, 29)
         assert stored(target) == stored(ledger)
         assert sealing.seal(target).root_hash == sealing.seal(ledger).root_hash
-        target.register_person("after-import", "Someone New")  # the store carries on
+        target.register_person("later", "Someone New")  # the store carries on (no claim)
         assert target.position == 30
     finally:
         target.close()

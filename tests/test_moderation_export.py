@@ -163,10 +163,11 @@ def test_csv_is_rfc4180_with_one_row_per_decision_including_notice_and_appeal_ou
     decisions = demo.decisions()
     assert sorted(r["decision_id"] for r in records) == sorted(d["id"] for d in decisions)
     assert len(records) == 5
-    # Every record ends with CRLF; the only other line break is inside the quoted statement.
+    # Every record ends with CRLF; the only other line break is inside the quoted statement
+    # (recorded with LF: the ledger stores free text's line ends so).
     assert raw.endswith("\r\n")
-    assert raw.count("\r\n") == len(rows) + 1  # + the CRLF inside AWKWARD_STATEMENT
-    assert raw.replace("\r\n", "").count("\n") == 0
+    assert raw.count("\r\n") == len(rows)
+    assert raw.replace("\r\n", "").count("\n") == 1
 
     # Communities by slug, then in the order decided.
     assert [r["community_slug"] for r in records] == [SECOND_SLUG] + ["northwind-voices"] * 4
@@ -196,7 +197,7 @@ def test_csv_is_rfc4180_with_one_row_per_decision_including_notice_and_appeal_ou
     spam = by_action["hide-post"]
     assert (spam["automated_detection"], spam["reason_code"]) == ("true", "spam")
     assert by_action["unlock-thread"]["automated_detection"] == "false"
-    assert records[0]["statement"] == AWKWARD_STATEMENT
+    assert records[0]["statement"] == AWKWARD_STATEMENT.replace("\r\n", "\n")
 
 
 def test_csv_quotes_commas_quotes_and_line_breaks_and_reads_back_exactly() -> None:
@@ -242,7 +243,8 @@ def test_jsonl_has_one_typed_object_per_decision(demo: Demo) -> None:
     assert removal["thread_id"] is None and removal["notice"] is None
     assert by_action["lock-thread"]["notice"] == "Your thread was locked for a day to cool off."
     assert by_action["hide-post"]["statement"] in (
-        "Commercial advertising is not allowed in discussions.", AWKWARD_STATEMENT)
+        "Commercial advertising is not allowed in discussions.",
+        AWKWARD_STATEMENT.replace("\r\n", "\n"))
 
 
 # =========================================================================================

@@ -9,7 +9,7 @@ from ledger.domain.membership import JoinedVia, Membership, Role, Status
 from ledger.domain.moderation import Action, AppealOutcome, ModerationDecision, ReasonCode
 from ledger.domain.nomination import Choice, Nomination, NominationStatus
 from ledger.domain.organisation import Organisation
-from ledger.domain.person import Person
+from ledger.domain.person import HandleClaim, Person
 from ledger.domain.post import ModerationState, Post
 from ledger.domain.thread import PostKind, Thread
 
@@ -25,6 +25,7 @@ __all__ = [
     "Commitment",
     "CommitmentStatus",
     "Community",
+    "HandleClaim",
     "JoinedVia",
     "Membership",
     "ModerationDecision",

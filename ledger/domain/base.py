@@ -14,7 +14,6 @@ from ledger.errors import InvalidInput
 LEDGER_NAMESPACE = UUID("6f1c1f0e-9a53-4d5e-9a51-0d1a1e6c2b7a")
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-HANDLE_PATTERN = re.compile(r"^[^\s/]{1,100}$")
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,8 @@ def debate_thread_id(nomination_id: UUID) -> UUID:
 
 def check_text(field: str, value: str, max_length: int) -> str:
     """Reject empty or over-long free text, and the NUL character (no SQL text column, on
-    PostgreSQL, can hold it)."""
+    PostgreSQL, can hold it). The commands check free text, names and handles by the
+    stricter rules of :mod:`ledger.domain.text` instead."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f"{field} must not be empty", field=field)
     if "\x00" in value:
@@ -77,15 +77,6 @@ def check_slug(value: str) -> str:
             value=value,
         )
     _check_not_an_id("slug", value)
-    return value
-
-
-def check_handle(value: str) -> str:
-    if not isinstance(value, str) or not HANDLE_PATTERN.match(value):
-        raise InvalidInput(
-            "a handle is 1-100 characters without spaces or slashes", field="handle"
-        )
-    _check_not_an_id("handle", value)
     return value
 
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.base import Act, check_text
+from ledger.domain.base import Act
 from ledger.errors import CommitmentClosed, InvalidInput
 
 
@@ -30,7 +30,6 @@ class Commitment(Aggregate):
     ) -> None:
         if not post_ids:
             raise InvalidInput("a commitment answers at least one post", field="post_ids")
-        check_text("text", text, 5_000)
         self.community_id = community_id
         self.post_ids = post_ids
         self.text = text
@@ -41,19 +40,16 @@ class Commitment(Aggregate):
     @event("ProgressRecorded")
     def record_progress(self, note: str, act: Act) -> None:
         self.check_is_open()
-        check_text("note", note, 5_000)
         self.progress.append(note)
 
     @event("Fulfilled")
     def fulfil(self, statement: str, act: Act) -> None:
         self.check_is_open()
-        check_text("statement", statement, 5_000)
         self.status = CommitmentStatus.FULFILLED
 
     @event("Abandoned")
     def abandon(self, statement: str, act: Act) -> None:
         self.check_is_open()
-        check_text("statement", statement, 5_000)
         self.status = CommitmentStatus.ABANDONED
 
     def check_is_open(self) -> None:

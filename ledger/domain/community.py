@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.base import Act, check_slug, check_text, deterministic_id
+from ledger.domain.base import Act, check_slug, deterministic_id
 from ledger.errors import InvalidInput
 
 
@@ -67,7 +67,6 @@ class Community(Aggregate):
         rule: AdmissionRule,
         act: Act,
     ) -> None:
-        check_text("name", name, 200)
         check_slug(slug)
         rule.check()
         self.organisation_id = organisation_id

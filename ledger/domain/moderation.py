@@ -7,7 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.base import Act, Side, check_text
+from ledger.domain.base import Act, Side
 from ledger.errors import (
     AppealAlreadyDecided,
     AppealAlreadyLodged,
@@ -69,7 +69,6 @@ class ModerationDecision(Aggregate):
         author_notified: bool,
         act: Act,
     ) -> None:
-        check_text("statement", statement, 5_000)
         if (action in POST_ACTIONS) != bool(post_ids):
             raise InvalidInput("post actions name the affected posts, and only they do",
                                field="post_ids")
@@ -96,12 +95,10 @@ class ModerationDecision(Aggregate):
 
     @event("AuthorNotified")
     def notify_author(self, notice: str, act: Act) -> None:
-        check_text("notice", notice, 5_000)
         self.author_notified = True
 
     @event("AppealLodged")
     def lodge_appeal(self, statement: str, act: Act) -> None:
-        check_text("statement", statement, 5_000)
         if self.action not in APPEALABLE:
             raise AppealNotPossible(f"a {self.action} decision cannot be appealed",
                                     decision_id=self.id)
@@ -114,7 +111,6 @@ class ModerationDecision(Aggregate):
 
     @event("AppealDecided")
     def decide_appeal(self, outcome: AppealOutcome, reasons: str, act: Act) -> None:
-        check_text("reasons", reasons, 5_000)
         if self.appellant_id is None:
             raise NoAppealLodged("no appeal has been lodged", decision_id=self.id)
         if self.appeal_outcome is not None:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.base import Act, check_text, debate_thread_id
+from ledger.domain.base import Act, debate_thread_id
 from ledger.domain.community import AdmissionRule
 from ledger.errors import (
     AlreadyVoted,
@@ -62,7 +62,6 @@ class Nomination(Aggregate):
         rule: AdmissionRule,
         act: Act,
     ) -> None:
-        check_text("statement", statement, 5_000)
         self.community_id = community_id
         self.nominee_id = nominee_id
         self.nominator_id = nominator_id
@@ -75,7 +74,6 @@ class Nomination(Aggregate):
     @event("VoteCast")
     def cast_vote(self, choice: Choice, reason: str, for_organisation: bool, act: Act) -> None:
         self.check_is_open_for_votes(act)
-        check_text("reason", reason, 2_000)
         if act.actor_id in self.ballots:
             raise AlreadyVoted("each member votes once; change the vote instead",
                                nomination_id=self.id)
@@ -84,7 +82,6 @@ class Nomination(Aggregate):
     @event("VoteChanged")
     def change_vote(self, choice: Choice, reason: str, for_organisation: bool, act: Act) -> None:
         self.check_is_open_for_votes(act)
-        check_text("reason", reason, 2_000)
         if act.actor_id not in self.ballots:
             raise NoVoteToChange("there is no vote to change", nomination_id=self.id)
         self.ballots[act.actor_id] = Ballot(choice, reason, for_organisation)

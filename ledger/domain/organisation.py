@@ -6,7 +6,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.base import Act, check_slug, check_text, deterministic_id
+from ledger.domain.base import Act, check_slug, deterministic_id
 from ledger.errors import InvalidInput, NotARepresentative
 
 
@@ -19,7 +19,6 @@ class Organisation(Aggregate):
 
     @event("Founded")
     def __init__(self, name: str, slug: str, founder_id: UUID, act: Act) -> None:
-        check_text("name", name, 200)
         check_slug(slug)
         self.name = name
         self.slug = slug

@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.base import Act, check_text, opening_post_id
+from ledger.domain.base import Act, opening_post_id
 from ledger.domain.thread import PostKind
 from ledger.errors import (
     AlreadyAcknowledged,
@@ -60,7 +60,6 @@ class Post(Aggregate):
         for_organisation: bool,
         act: Act,
     ) -> None:
-        check_text("body", body, MAX_BODY)
         self.community_id = community_id
         self.thread_id = thread_id
         self.parent_id = parent_id
@@ -93,7 +92,6 @@ class Post(Aggregate):
     @event("Edited")
     def edit(self, body: str, act: Act) -> None:
         self.check_is_author(act)
-        check_text("body", body, MAX_BODY)
         if self.retracted or self.moderation is ModerationState.REMOVED:
             raise PostNotEditable("a retracted or removed post cannot be edited",
                                   post_id=self.id)

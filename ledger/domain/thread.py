@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.base import Act, check_text, debate_thread_id, opening_post_id
+from ledger.domain.base import Act, debate_thread_id, opening_post_id
 from ledger.errors import ThreadLocked, ThreadNotLocked
 
 
@@ -35,7 +35,6 @@ class Thread(Aggregate):
         nomination_id: UUID | None,
         act: Act,
     ) -> None:
-        check_text("title", title, 200)
         self.community_id = community_id
         self.kind = kind
         self.title = title

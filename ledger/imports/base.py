@@ -38,6 +38,7 @@ from ledger.domain import (
 from ledger.domain import Status as MembershipStatus
 from ledger.domain.base import check_slug, opening_post_id
 from ledger.domain.post import MAX_BODY
+from ledger.domain.text import acceptable_name, clean_free_text
 from ledger.errors import (
     AlreadyMember,
     CommandIdReused,
@@ -83,9 +84,10 @@ def kind_for_words(words: Iterable[str]) -> PostKind | None:
 
 
 def fit(text: str | None, limit: int, empty: str) -> str:
-    """``text`` as the ledger accepts it: not blank (``empty`` stands in), and cut to
-    ``limit`` characters with a note of how much the importer left out."""
-    text = (text or "").strip()
+    """``text`` as the ledger accepts it: without the characters free text may not hold
+    (see :func:`ledger.domain.text.clean_free_text`), not blank (``empty`` stands in), and
+    cut to ``limit`` characters with a note of how much the importer left out."""
+    text = clean_free_text(text or "").strip()
     if not text:
         return empty
     if len(text) <= limit:
@@ -94,6 +96,13 @@ def fit(text: str | None, limit: int, empty: str) -> str:
     if limit <= len(note) + 1:
         return text[: limit - 1] + "…"
     return text[: limit - len(note)] + note
+
+
+def display_name(name: str | None, handle: str) -> str:
+    """An archive's name for a person as the ledger accepts it (PRECIS Nickname), or their
+    handle where the name is not acceptable (controls, bidi overrides, too long)."""
+    name = fit(name, MAX_NAME, handle)
+    return name if acceptable_name(name) else handle
 
 
 def utc_or_assume(moment: datetime) -> datetime:
@@ -365,10 +374,10 @@ class ImportTarget:
         assert self.community_id is not None and self.organisation_id is not None
         info = self.survey.people.get(handle.lower()) or Author(handle, handle, fallback_time)
         when = min(info.first_seen, fallback_time)
-        if person_id not in self.app.repository:
+        if not self._is_person(person_id):
             try:
                 self.app.register_person(
-                    handle, fit(info.display_name, MAX_NAME, handle), is_bot=info.is_bot,
+                    handle, display_name(info.display_name, handle), is_bot=info.is_bot,
                     actor_id=self.importer_id, command_id=f"import:register:{handle.lower()}",
                     occurred_at=when)
                 self.summary.people += 1
@@ -394,6 +403,15 @@ class ImportTarget:
             self.summary.representatives += not receipt.replayed
         self._ready.add(person_id)
         return person_id
+
+    def _is_person(self, person_id: UUID) -> bool:
+        """Whether a person holds the id (a look-alike's claim may hold it instead: the
+        registration is then refused as ``handle-confusable`` and the item skipped)."""
+        try:
+            self.app.get(Person, person_id)
+        except NotFound:
+            return False
+        return True
 
     def _is_member(self, person_id: UUID) -> bool:
         assert self.community_id is not None

@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from ledger.domain import PostKind
-from ledger.domain.base import HANDLE_PATTERN
+from ledger.domain.text import acceptable_handle
 from ledger.errors import InvalidInput, LedgerError
 from ledger.imports.base import (
     ImportTarget,
@@ -108,7 +108,7 @@ def parse_entry(obj: object, options: GitHubOptions, *, issue: bool) -> Entry:
     login = user.get("login") if isinstance(user, dict) else None
     if not isinstance(login, str) or not login:
         raise Broken(f"broken {what}: no author")
-    if not HANDLE_PATTERN.match(login):
+    if not acceptable_handle(login):
         raise Broken(f"broken {what}: unusable login")
     created_at = obj.get("created_at")
     if not isinstance(created_at, str):

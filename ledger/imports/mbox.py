@@ -40,7 +40,7 @@ from pathlib import Path
 from uuid import UUID
 
 from ledger.domain import PostKind
-from ledger.domain.base import HANDLE_PATTERN
+from ledger.domain.text import acceptable_handle
 from ledger.errors import InvalidInput, LedgerError
 from ledger.imports.base import (
     ImportTarget,
@@ -189,7 +189,7 @@ def read_mail(msg: Message, orgs: AddressPatterns, bots: AddressPatterns) -> Mai
     if "@" not in address:
         raise Broken("broken message: no From address")
     handle = address.replace("/", "_")
-    if not HANDLE_PATTERN.match(handle):
+    if not acceptable_handle(handle):
         raise Broken("broken message: unusable From address")
     display_name = " ".join(_text(name).split()) or address
     raw_date = msg.get("Date")
