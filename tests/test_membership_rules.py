@@ -72,7 +72,8 @@ def test_the_standard_world_is_exactly_what_the_commands_record(
     finally:
         by_commands.close()
     assert streams(ledger) == expected
-    assert len(expected) == 8 + 1 + 2 + 2 + 5 + 1  # people, org, communities, memberships
+    # people, org, communities and their slugs, memberships
+    assert len(expected) == 8 + 1 + 2 + 2 + 2 + 5 + 1
 
 
 # --- non-members ---------------------------------------------------------------------------
