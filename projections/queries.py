@@ -27,7 +27,7 @@ from uuid import UUID
 
 import orjson
 
-from ledger.errors import InvalidInput, NotFound
+from ledger.errors import AmbiguousCommunity, InvalidInput, NotFound
 from projections.change import from_us
 from projections.store import Row, ViewStore
 
@@ -419,14 +419,26 @@ class ViewReader:
         return self.projector.store(view).query(sql, params)
 
     def _community_row(self, ref: Ref) -> Row:
-        """A community's row by id or slug (an id wins over a slug that looks like one)."""
+        """A community's row by id, ``organisation-slug:community-slug``, or slug alone (an
+        id wins over a slug that looks like one; a slug that several organisations' communities
+        bear is ambiguous)."""
         text = str(ref)
-        rows = self._query(
-            "directory",
-            _COMMUNITY_SELECT + " WHERE c.id = ? OR c.slug = ? "
-            "ORDER BY CASE WHEN c.id = ? THEN 0 ELSE 1 END", [text, text, text])
+        organisation, qualified, slug = text.rpartition(":")
+        if qualified:
+            rows = self._query("directory", _COMMUNITY_SELECT + " WHERE o.slug = ? AND "
+                               "c.slug = ?", [organisation, slug])
+        else:
+            rows = self._query(
+                "directory",
+                _COMMUNITY_SELECT + " WHERE c.id = ? OR c.slug = ? "
+                "ORDER BY CASE WHEN c.id = ? THEN 0 ELSE 1 END", [text, text, text])
         if not rows:
             raise NotFound("no such community", ref=text)
+        if len(rows) > 1 and rows[0]["id"] != text:
+            raise AmbiguousCommunity(
+                "more than one community has that slug: name one by its id or as "
+                "organisation-slug:community-slug", communities=", ".join(sorted(
+                    f"{r['organisation_slug']}:{r['slug']}" for r in rows)))
         return rows[0]
 
     def _people(self, ids: Iterable[str | None]) -> dict[str, Json]:

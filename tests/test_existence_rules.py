@@ -18,6 +18,8 @@ import pytest
 from ledger.application import DialogueLedger
 from ledger.domain import Access, Act, Action, AdmissionRule, Community, ReasonCode, Role
 from ledger.errors import AmbiguousCommunity, LedgerError, NotFound, SlugTaken, WrongCommunity
+from projections.queries import ViewReader
+from projections.runner import Projector
 from tests.scenario import World, build_world, refused, start_thread
 
 
@@ -113,6 +115,15 @@ def test_community_slugs_are_unique_within_their_organisation_only(
         ledger.community_id("southwind:square")
     with pytest.raises(NotFound):
         ledger.community_id("nowhere:square")
+    projector = Projector(ledger)  # the views (and the CLIs reading them) resolve alike
+    projector.catch_up()
+    reader = ViewReader(projector)
+    assert reader.community("southwind:circle")["id"] == str(theirs)
+    assert reader.community("northwind:circle")["id"] == str(w.circle)
+    assert reader.community(str(theirs))["id"] == str(theirs)
+    assert reader.community("square")["id"] == str(w.square)
+    with pytest.raises(AmbiguousCommunity):
+        reader.community("circle")
 
 
 def test_a_community_stored_before_slugs_were_scoped_keeps_its_id_and_its_slug(
