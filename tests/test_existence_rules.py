@@ -11,15 +11,18 @@ found by their slug.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from uuid import UUID
 
 import pytest
 
+from api.tokens import issue_token
 from ledger.application import DialogueLedger
 from ledger.domain import Access, Act, Action, AdmissionRule, Community, ReasonCode, Role
 from ledger.errors import AmbiguousCommunity, LedgerError, NotFound, SlugTaken, WrongCommunity
 from projections.queries import ViewReader
 from projections.runner import Projector
+from tests.api_world import serve
 from tests.scenario import World, build_world, refused, start_thread
 
 
@@ -126,16 +129,23 @@ def test_community_slugs_are_unique_within_their_organisation_only(
         reader.community("circle")
 
 
+def _old_hall(ledger: DialogueLedger, w: World) -> Community:
+    """A community as the code before scoped slugs wrote it: its id from the slug alone, no
+    slug index."""
+    act = Act(actor_id=w.rep, occurred_at=ledger.clock())
+    old: Community = Community._create(Community.Created,  # type: ignore[attr-defined]
+                                       id=Community.legacy_id("old-hall"),
+                                       organisation_id=w.org, name="Old hall",
+                                       slug="old-hall", access=Access.OPEN,
+                                       rule=AdmissionRule(), act=act)
+    ledger.save(old)
+    return old
+
+
 def test_a_community_stored_before_slugs_were_scoped_keeps_its_id_and_its_slug(
         ledger: DialogueLedger) -> None:
-    """As today's main wrote it: the id from the slug alone, no slug index."""
     w = build_world(ledger)
-    act = Act(actor_id=w.rep, occurred_at=ledger.clock())
-    old = Community._create(Community.Created,  # type: ignore[attr-defined]
-                            id=Community.legacy_id("old-hall"), organisation_id=w.org,
-                            name="Old hall", slug="old-hall", access=Access.OPEN,
-                            rule=AdmissionRule(), act=act)
-    ledger.save(old)
+    old = _old_hall(ledger, w)
     assert ledger.community_id("old-hall") == old.id == Community.legacy_id("old-hall")
     assert ledger.community_id("northwind:old-hall") == old.id
     assert ledger.get(Community, old.id).slug == "old-hall"
@@ -149,3 +159,19 @@ def test_a_community_stored_before_slugs_were_scoped_keeps_its_id_and_its_slug(
     assert ledger.community_id("northwind:old-hall") == old.id
     with pytest.raises(AmbiguousCommunity):
         ledger.community_id("old-hall")
+
+
+def test_a_community_stored_before_slugs_were_scoped_is_reached_by_its_slug_over_http(
+        store_env: dict[str, str], make_ledger: Callable[[], DialogueLedger]) -> None:
+    ledger = make_ledger()
+    w = build_world(ledger)
+    old = _old_hall(ledger, w)
+    token, _ = issue_token(ledger, "alice", "member", "legacy")
+    head = ledger.position
+    with serve(store_env) as client:
+        for ref in ("old-hall", "northwind:old-hall", str(old.id)):
+            found = client.get(f"/communities/{ref}", params={"min_position": head},
+                               headers={"Authorization": f"Bearer {token}"})
+            assert found.status_code == 200, found.text
+            assert found.json()["id"] == str(old.id)
+            assert found.json()["slug"] == "old-hall"
