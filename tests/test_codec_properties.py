@@ -28,6 +28,7 @@ from ledger.domain import (
     CommandRecord,
     Commitment,
     Community,
+    CommunitySlug,
     JoinedVia,
     Membership,
     ModerationDecision,
@@ -101,6 +102,8 @@ def stories(draw: st.DrawFn) -> list[CanMutateAggregate[UUID]]:
     community = Community(organisation_id=organisation.id, name=draw(texts), slug=draw(slugs),
                           access=draw(st.sampled_from(Access)), rule=draw(rules()), act=act())
     community.change_rule(rule=draw(rules()), act=act())
+    slug = CommunitySlug(slug=community.slug, community_id=community.id, act=act())
+    slug.claim(community_id=draw(ids), act=act())
 
     person_id = draw(ids)
     membership = Membership(community_id=community.id, person_id=person_id, act=act())
@@ -189,7 +192,7 @@ def stories(draw: st.DrawFn) -> list[CanMutateAggregate[UUID]]:
     record = CommandRecord(command_id=draw(texts), command=draw(texts), result_id=draw(ids),
                            act=act())
 
-    aggregates = [person, organisation, community, membership, nomination, thread, post,
+    aggregates = [person, organisation, community, slug, membership, nomination, thread, post,
                   *commitments, decision, record]
     return [event for aggregate in aggregates for event in aggregate.collect_events()]
 
