@@ -72,7 +72,7 @@ Ref = Annotated[str, "an id, or a slug or handle"]
 _PROBLEM: dict[str, Any] = {"model": ProblemOut, "content": {"application/problem+json": {}}}
 READ_RESPONSES: dict[int | str, dict[str, Any]] = {
     304: {"description": "not modified (If-None-Match)"},
-    401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM}
+    401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM}
 COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _PROBLEM, 401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM,
     413: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM}
