@@ -717,7 +717,7 @@ class DialogueLedger(Application[UUID]):
             raise AmbiguousCommunity(
                 "more than one community has that slug: name one by its id or as "
                 "organisation-slug:community-slug",
-                communities=", ".join(self.qualified_ref(c) for c in found))
+                communities=", ".join(sorted(self.qualified_ref(c) for c in found)))
         return found[0]
 
     def community_ids(self, ref: str | UUID) -> list[UUID]:
