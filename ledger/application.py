@@ -65,7 +65,6 @@ from ledger.domain import (
 from ledger.domain.base import check_handle, check_slug, check_text, now_utc, utc
 from ledger.domain.moderation import MEMBER_ACTIONS, POST_ACTIONS, THREAD_ACTIONS
 from ledger.errors import (
-    AmbiguousCommunity,
     CommandIdReused,
     CommandIdReusedForAnotherRequest,
     ConcurrencyConflict,
@@ -709,22 +708,17 @@ class DialogueLedger(Application[UUID]):
     # ================================================================================
     def community_id(self, ref: str | UUID) -> UUID:
         """A community's id from its id, ``organisation-slug:community-slug``, or its slug
-        alone when only one community bears it (:class:`AmbiguousCommunity` otherwise)."""
+        alone (the first created of the communities that bear it)."""
         found = self.community_ids(ref)
         if not found:
             raise NotFound("no such community")
-        if len(found) > 1:
-            raise AmbiguousCommunity(
-                "more than one community has that slug: name one by its id or as "
-                "organisation-slug:community-slug",
-                communities=", ".join(sorted(self.qualified_ref(c) for c in found)))
         return found[0]
 
     def community_ids(self, ref: str | UUID) -> list[UUID]:
-        """Every community a reference may name: an id, that community; an
-        ``organisation-slug:community-slug``, that organisation's community of that slug;
-        a slug alone, every community of that slug, whatever its organisation (the caller
-        decides which of them may be named to whom)."""
+        """Every community a reference may name, in the order they were created: an id,
+        that community; an ``organisation-slug:community-slug``, that organisation's
+        community of that slug; a slug alone, every community of that slug, whatever its
+        organisation (the caller decides which of them may be named to whom)."""
         if isinstance(ref, UUID):
             return self._existing(Community, [ref])
         try:
@@ -741,17 +735,11 @@ class DialogueLedger(Application[UUID]):
             return [c.id for c in self._found(Community, [
                 Community.create_id(organisation_id, slug), legacy_id])
                 if c.organisation_id == organisation_id]
-        candidates = [legacy_id]
+        candidates = [legacy_id]  # older than any community of a scoped slug
         index_id = CommunitySlug.create_id(slug)
         if self._exists(index_id):
             candidates.extend(self._get(CommunitySlug, index_id).community_ids)
         return self._existing(Community, candidates)
-
-    def qualified_ref(self, community_id: UUID) -> str:
-        """``organisation-slug:community-slug``: names the community whoever else bears
-        its slug."""
-        community = self._get(Community, community_id)
-        return f"{self._get(Organisation, community.organisation_id).slug}:{community.slug}"
 
     def _found(self, cls: type[A], aggregate_ids: Iterable[UUID]) -> list[A]:
         found = []

@@ -44,13 +44,6 @@ class NotFound(LedgerError):
     status = 404
 
 
-class AmbiguousCommunity(LedgerError):
-    """A community's slug alone names more than one community the caller may see: name it
-    by its id or as ``organisation-slug:community-slug`` (listed in ``communities``)."""
-
-    code = "ambiguous-community"
-
-
 class SlugTaken(LedgerError):
     code = "slug-taken"
 

@@ -27,7 +27,7 @@ from uuid import UUID
 
 import orjson
 
-from ledger.errors import AmbiguousCommunity, InvalidInput, NotFound
+from ledger.errors import InvalidInput, NotFound
 from projections.change import from_us
 from projections.store import Row, ViewStore
 
@@ -420,8 +420,8 @@ class ViewReader:
 
     def _community_row(self, ref: Ref) -> Row:
         """A community's row by id, ``organisation-slug:community-slug``, or slug alone (an
-        id wins over a slug that looks like one; a slug that several organisations' communities
-        bear is ambiguous)."""
+        id wins over a slug that looks like one; of the communities bearing a slug, the first
+        created)."""
         text = str(ref)
         organisation, qualified, slug = text.rpartition(":")
         if qualified:
@@ -431,14 +431,10 @@ class ViewReader:
             rows = self._query(
                 "directory",
                 _COMMUNITY_SELECT + " WHERE c.id = ? OR c.slug = ? "
-                "ORDER BY CASE WHEN c.id = ? THEN 0 ELSE 1 END", [text, text, text])
+                "ORDER BY CASE WHEN c.id = ? THEN 0 ELSE 1 END, c.position",
+                [text, text, text])
         if not rows:
             raise NotFound("no such community", ref=text)
-        if len(rows) > 1 and rows[0]["id"] != text:
-            raise AmbiguousCommunity(
-                "more than one community has that slug: name one by its id or as "
-                "organisation-slug:community-slug", communities=", ".join(sorted(
-                    f"{r['organisation_slug']}:{r['slug']}" for r in rows)))
         return rows[0]
 
     def _people(self, ids: Iterable[str | None]) -> dict[str, Json]:

@@ -24,7 +24,7 @@ from api.services import (
 )
 from ledger.application import Receipt
 from ledger.domain import CommandId
-from ledger.errors import AmbiguousCommunity, LedgerError, NotFound
+from ledger.errors import LedgerError, NotFound
 
 T = TypeVar("T")
 Svc = Annotated[Services, Depends(services)]
@@ -72,7 +72,7 @@ Ref = Annotated[str, "an id, or a slug or handle"]
 _PROBLEM: dict[str, Any] = {"model": ProblemOut, "content": {"application/problem+json": {}}}
 READ_RESPONSES: dict[int | str, dict[str, Any]] = {
     304: {"description": "not modified (If-None-Match)"},
-    401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM}
+    401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM}
 COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _PROBLEM, 401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM,
     413: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM}
@@ -92,25 +92,18 @@ def read_responses(example: Any = None, *, content: dict[str, dict[str, Any]] | 
 
 
 def community_id(svc: Services, ref: str, who: Principal, *, invited: bool = False) -> UUID:
-    """The id of the one community ``ref`` names (an id, ``organisation-slug:community-slug``,
+    """The id of the community ``ref`` names (an id, ``organisation-slug:community-slug``,
     or a slug alone) that the principal may see (``invited``: see
-    :func:`api.services.visible_community`). 404 if they may see none, exactly as for a
-    reference that names nothing; 409 ``ambiguous-community`` if a slug alone names several
-    they may see (listed; those they may not see are never counted)."""
-    found = []
+    :func:`api.services.visible_community`); 404 if they may see none, exactly as for a
+    reference that names nothing. A slug alone names the first created of the communities
+    bearing it that they may see: those they may not see are never counted, and a community
+    created later elsewhere never takes the slug from one they already see."""
     for candidate in _community_candidates(svc, ref):
         try:
-            found.append(visible_community(svc, who, candidate, invited=invited).id)
+            return visible_community(svc, who, candidate, invited=invited).id
         except NotFound:
             continue
-    if not found:
-        raise NotFound("no such community")
-    if len(found) > 1:
-        raise AmbiguousCommunity(
-            "more than one community you may see has that slug: name one by its id or as "
-            "organisation-slug:community-slug",
-            communities=", ".join(sorted(svc.ledger.qualified_ref(c) for c in found)))
-    return found[0]
+    raise NotFound("no such community")
 
 
 async def resolve_community(svc: Services, ref: str, who: Principal, *,
@@ -118,7 +111,7 @@ async def resolve_community(svc: Services, ref: str, who: Principal, *,
     """:func:`community_id` for ``async`` endpoints (from memory when the reference and
     the principal's view of its community are known)."""
     known = svc.community_refs.get(ref)
-    if known is not None and known[1] > time.monotonic() and len(known[0]) == 1 and \
+    if known is not None and known[1] > time.monotonic() and \
             known_visible_community(svc, who, known[0][0], invited=invited) is not None:
         return known[0][0]
     found: UUID = await run_in_threadpool(
@@ -127,7 +120,8 @@ async def resolve_community(svc: Services, ref: str, who: Principal, *,
 
 
 def _community_candidates(svc: Services, ref: str) -> tuple[UUID, ...]:
-    """The communities a reference may name (:meth:`DialogueLedger.community_ids`). An id
+    """The communities a reference may name, first created first
+    (:meth:`DialogueLedger.community_ids`). An id
     or a qualified reference names the same community for ever; a slug alone may come to
     name one more (another organisation's new community), so it is looked up again after
     ``visibility_ttl`` seconds (at once here, after a community is created here)."""
