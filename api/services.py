@@ -18,7 +18,7 @@ from api.commands import Commands
 from api.problems import Problem
 from api.tokens import TokenRole, find_token, token_store
 from ledger.application import DialogueLedger
-from ledger.domain import Community, Membership, Status
+from ledger.domain import Community, Membership, can_see_community
 from ledger.errors import NotFound
 from projections.queries import ViewReader
 from projections.report import ListeningReport
@@ -45,8 +45,9 @@ class Services:
     visibility_ttl: float = 2.0
     visibility: dict[tuple[UUID, UUID, bool], tuple[Community, float]] = field(
         default_factory=dict)
-    #: Community ids by the references (ids, slugs) looked up so far.
-    community_refs: dict[str, UUID] = field(default_factory=dict)
+    #: The communities each reference (id, slug, organisation-slug:community-slug) looked
+    #: up so far may name, until when (``api/routes/common.py``).
+    community_refs: dict[str, tuple[tuple[UUID, ...], float]] = field(default_factory=dict)
     #: The community of each thread, post, nomination, ... looked up so far, by
     #: (class name, id): an aggregate never changes class or community.
     communities_of: dict[tuple[str, UUID], UUID] = field(default_factory=dict)
@@ -192,9 +193,7 @@ def _visible_community(svc: Services, who: Principal, community_id: UUID,
                                                                      who.person_id))
     except NotFound:
         membership = None
-    if membership is not None and (
-            membership.status in (Status.ACTIVE, Status.SUSPENDED)
-            or (invited and membership.invitation is not None)):
+    if can_see_community(community.is_invitation_only, membership, invited=invited):
         return community
     raise NotFound("no such community")
 

@@ -48,6 +48,7 @@ from ledger.domain import (
     Commitment,
     Community,
     HandleClaim,
+    CommunitySlug,
     JoinedVia,
     Membership,
     ModerationDecision,
@@ -62,6 +63,7 @@ from ledger.domain import (
     Side,
     Status,
     Thread,
+    can_see_community,
 )
 from ledger.domain.base import check_slug, now_utc, utc
 from ledger.domain.moderation import MEMBER_ACTIONS, POST_ACTIONS, THREAD_ACTIONS
@@ -317,24 +319,41 @@ class DialogueLedger(Application[UUID]):
                          actor_id: UUID, command_id: str | None = None,
                          occurred_at: datetime | None = None) -> Receipt:
         """A representative creates a community for the organisation and joins it as the
-        organisation's representative."""
+        organisation's representative. Its slug is unique within the organisation; other
+        organisations' communities may bear the same slug (and nothing here depends on
+        them, so creating one reveals nothing about them)."""
         name = check_name("name", name)
         check_slug(slug)
-        community_id = Community.create_id(slug)
 
         def decide(act: Act) -> Outcome:
             organisation = self._get(Organisation, organisation_id)
             organisation.check_is_representative(act.actor_id)
-            if self._exists(community_id):
-                raise SlugTaken("that community slug is taken", slug=slug)
-            community = Community(organisation_id=organisation_id, name=name, slug=slug,
+            self._check_community_slug_free(organisation.id, slug)
+            community = Community(organisation_id=organisation.id, name=name, slug=slug,
                                   access=Access(access), rule=rule or AdmissionRule(), act=act)
             founder = Membership(community_id=community.id, person_id=act.actor_id, act=act)
             founder.join(via=JoinedVia.FOUNDING, roles=(Role.MEMBER, Role.REPRESENTATIVE),
                          act=act)
-            return community.id, [community, founder]
+            index_id = CommunitySlug.create_id(slug)
+            if self._exists(index_id):
+                index = self._get(CommunitySlug, index_id)
+                index.claim(community_id=community.id, act=act)
+            else:
+                index = CommunitySlug(slug=slug, community_id=community.id, act=act)
+            return community.id, [community, founder, index]
 
         return self._execute("create-community", actor_id, decide, command_id, occurred_at)
+
+    def _check_community_slug_free(self, organisation_id: UUID, slug: str) -> None:
+        """No community of the organisation bears the slug: neither one created since slugs
+        are scoped, nor one from before (whose id derives from the slug alone; if another
+        organisation's, the slug is free here)."""
+        if self._exists(Community.create_id(organisation_id, slug)):
+            raise SlugTaken("that community slug is taken", slug=slug)
+        legacy_id = Community.legacy_id(slug)
+        if self._exists(legacy_id) and \
+                self._get(Community, legacy_id).organisation_id == organisation_id:
+            raise SlugTaken("that community slug is taken", slug=slug)
 
     def change_admission_rule(self, community_id: UUID, rule: AdmissionRule, *,
                               actor_id: UUID, command_id: str | None = None,
@@ -639,7 +658,7 @@ class DialogueLedger(Application[UUID]):
             community = self._get(Community, community_id)
             self._check_representative(community.id, act)
             for post_id in post_ids:
-                self._check_in_community(self._get(Post, post_id), community.id)
+                self._check_in_community(self._get(Post, post_id), community.id, act)
             commitment = Commitment(community_id=community.id,
                                     post_ids=tuple(dict.fromkeys(post_ids)), text=text,
                                     due_on=due_on, act=act)
@@ -705,12 +724,12 @@ class DialogueLedger(Application[UUID]):
             if action in POST_ACTIONS:
                 for post_id in dict.fromkeys(post_ids):
                     post = self._get(Post, post_id)
-                    self._check_in_community(post, community.id)
+                    self._check_in_community(post, community.id, act)
                     targets.append(post)
                     affected.append(post.author_id)
             if action in THREAD_ACTIONS and thread_id is not None:
                 thread = self._get(Thread, thread_id)
-                self._check_in_community(thread, community.id)
+                self._check_in_community(thread, community.id, act)
                 targets.append(thread)
                 affected.append(thread.opener_id)
             if action in MEMBER_ACTIONS and member_id is not None:
@@ -800,8 +819,51 @@ class DialogueLedger(Application[UUID]):
     # Lookups
     # ================================================================================
     def community_id(self, ref: str | UUID) -> UUID:
-        """A community's id from its id or its slug."""
-        return self._ref(Community, ref)
+        """A community's id from its id, ``organisation-slug:community-slug``, or its slug
+        alone (the first created of the communities that bear it)."""
+        found = self.community_ids(ref)
+        if not found:
+            raise NotFound("no such community")
+        return found[0]
+
+    def community_ids(self, ref: str | UUID) -> list[UUID]:
+        """Every community a reference may name, in the order they were created: an id,
+        that community; an ``organisation-slug:community-slug``, that organisation's
+        community of that slug; a slug alone, every community of that slug, whatever its
+        organisation (the caller decides which of them may be named to whom)."""
+        if isinstance(ref, UUID):
+            return self._existing(Community, [ref])
+        try:
+            return self._existing(Community, [UUID(ref)])
+        except ValueError:
+            pass
+        organisation_ref, qualified, slug = ref.rpartition(":")
+        legacy_id = Community.legacy_id(slug)
+        if qualified:
+            try:
+                organisation_id = self.organisation_id(organisation_ref)
+            except NotFound:
+                return []
+            return [c.id for c in self._found(Community, [
+                Community.create_id(organisation_id, slug), legacy_id])
+                if c.organisation_id == organisation_id]
+        candidates = [legacy_id]  # older than any community of a scoped slug
+        index_id = CommunitySlug.create_id(slug)
+        if self._exists(index_id):
+            candidates.extend(self._get(CommunitySlug, index_id).community_ids)
+        return self._existing(Community, candidates)
+
+    def _found(self, cls: type[A], aggregate_ids: Iterable[UUID]) -> list[A]:
+        found = []
+        for aggregate_id in aggregate_ids:
+            try:
+                found.append(self._get(cls, aggregate_id))
+            except NotFound:
+                continue
+        return found
+
+    def _existing(self, cls: type[A], aggregate_ids: Iterable[UUID]) -> list[UUID]:
+        return [a.id for a in self._found(cls, aggregate_ids)]
 
     def person_id(self, ref: str | UUID) -> UUID:
         """A person's id from their id or their handle (compared by its PRECIS key; a person
@@ -924,10 +986,24 @@ class DialogueLedger(Application[UUID]):
             raise NotARepresentative("no longer one of the organisation's representatives",
                                      person_id=act.actor_id)
 
-    @staticmethod
-    def _check_in_community(aggregate: Post | Thread, community_id: UUID) -> None:
-        if aggregate.community_id != community_id:
-            raise WrongCommunity("that belongs to another community", id=aggregate.id)
+    def _check_in_community(self, aggregate: Post | Thread, community_id: UUID,
+                            act: Act) -> None:
+        """The post or thread belongs to the community. If not, the actor is told so only
+        if they may see where it belongs; otherwise they get exactly the answer an id that
+        names nothing gets (no such post or thread)."""
+        if aggregate.community_id == community_id:
+            return
+        if not self._sees_community(aggregate.community_id, act.actor_id):
+            raise NotFound(f"no such {type(aggregate).__name__.lower()}", id=aggregate.id)
+        raise WrongCommunity("that belongs to another community", id=aggregate.id)
+
+    def _sees_community(self, community_id: UUID, person_id: UUID) -> bool:
+        """Whether the person may see the community (:func:`can_see_community`)."""
+        community = self._get(Community, community_id)
+        membership_id = Membership.create_id(community_id, person_id)
+        membership = self._get(Membership, membership_id) \
+            if self._exists(membership_id) else None
+        return can_see_community(community.is_invitation_only, membership)
 
     # ================================================================================
     # Running a command

@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "organisation's communities, over [--from, --to) (default: the last 30 "
                     "days), beside the period of equal length before it.")
     scope = listening.add_mutually_exclusive_group(required=True)
-    scope.add_argument("--community", help="community id or slug")
+    scope.add_argument("--community", help="community id, ORG-SLUG:SLUG or slug")
     scope.add_argument("--organisation", help="organisation id or slug: all its communities")
     listening.add_argument("--from", dest="start", type=parse_time, help="period start (UTC)")
     listening.add_argument("--to", dest="end", type=parse_time, help="period end, exclusive")

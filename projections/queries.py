@@ -419,12 +419,20 @@ class ViewReader:
         return self.projector.store(view).query(sql, params)
 
     def _community_row(self, ref: Ref) -> Row:
-        """A community's row by id or slug (an id wins over a slug that looks like one)."""
+        """A community's row by id, ``organisation-slug:community-slug``, or slug alone (an
+        id wins over a slug that looks like one; of the communities bearing a slug, the first
+        created)."""
         text = str(ref)
-        rows = self._query(
-            "directory",
-            _COMMUNITY_SELECT + " WHERE c.id = ? OR c.slug = ? "
-            "ORDER BY CASE WHEN c.id = ? THEN 0 ELSE 1 END", [text, text, text])
+        organisation, qualified, slug = text.rpartition(":")
+        if qualified:
+            rows = self._query("directory", _COMMUNITY_SELECT + " WHERE o.slug = ? AND "
+                               "c.slug = ?", [organisation, slug])
+        else:
+            rows = self._query(
+                "directory",
+                _COMMUNITY_SELECT + " WHERE c.id = ? OR c.slug = ? "
+                "ORDER BY CASE WHEN c.id = ? THEN 0 ELSE 1 END, c.position",
+                [text, text, text])
         if not rows:
             raise NotFound("no such community", ref=text)
         return rows[0]

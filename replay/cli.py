@@ -38,7 +38,8 @@ def register(commands: Any) -> None:
                         ("roster", "a community's members and roles"),
                         ("moderation-log", "a community's moderation decisions")):
         sub = views.add_parser(name, help=help_)
-        sub.add_argument("ref", help="thread id" if name == "thread" else "community id/slug")
+        sub.add_argument("ref", help="thread id" if name == "thread"
+                         else "community id, ORG-SLUG:SLUG or slug")
         if name == "thread":
             sub.add_argument("--audience", choices=("public", "auditor"), default="public")
         point(sub)

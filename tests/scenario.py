@@ -38,6 +38,7 @@ from ledger.domain import (
     AdmissionRule,
     Community,
     HandleClaim,
+    CommunitySlug,
     JoinedVia,
     Membership,
     Organisation,
@@ -109,6 +110,8 @@ def build_world(ledger: DialogueLedger, *, rule: AdmissionRule | None = None,
                        access=Access.INVITATION_ONLY, rule=SETUP_RULE, act=by(rep))
     square = Community(organisation_id=org.id, name="Town square", slug="square",
                        access=Access.OPEN, rule=AdmissionRule(), act=by(rep))
+    slugs = [CommunitySlug(slug=c.slug, community_id=c.id, act=by(rep))
+             for c in (circle, square)]
     founders = []
     for community in (circle, square):
         founder = Membership(community_id=community.id, person_id=rep, act=by(rep))
@@ -132,7 +135,7 @@ def build_world(ledger: DialogueLedger, *, rule: AdmissionRule | None = None,
     audit.join(via=JoinedVia.APPOINTMENT, roles=(Role.AUDITOR,), act=by(rep))
     if rule is not None:
         circle.change_rule(rule=rule, act=by(rep))
-    ledger.save(*people, *claims, org, circle, square, *founders, *members.values(), audit)
+    ledger.save(*people, *claims, org, circle, square, *slugs, *founders, *members.values(), audit)
     return World(org=org.id, circle=circle.id, square=square.id, rep=rep,
                  org_moderator=org_moderator, community_moderator=community_moderator,
                  alice=alice, bob=bob, carol=carol, auditor=auditor, outsider=outsider)

@@ -29,6 +29,7 @@ from ledger.domain import (
     Commitment,
     Community,
     HandleClaim,
+    CommunitySlug,
     JoinedVia,
     Membership,
     ModerationDecision,
@@ -103,6 +104,8 @@ def stories(draw: st.DrawFn) -> list[CanMutateAggregate[UUID]]:
     community = Community(organisation_id=organisation.id, name=draw(texts), slug=draw(slugs),
                           access=draw(st.sampled_from(Access)), rule=draw(rules()), act=act())
     community.change_rule(rule=draw(rules()), act=act())
+    slug = CommunitySlug(slug=community.slug, community_id=community.id, act=act())
+    slug.claim(community_id=draw(ids), act=act())
 
     person_id = draw(ids)
     membership = Membership(community_id=community.id, person_id=person_id, act=act())
@@ -191,8 +194,8 @@ def stories(draw: st.DrawFn) -> list[CanMutateAggregate[UUID]]:
     record = CommandRecord(command_id=draw(texts), command=draw(texts), result_id=draw(ids),
                            act=act())
 
-    aggregates = [person, claim, organisation, community, membership, nomination, thread, post,
-                  *commitments, decision, record]
+    aggregates = [person, claim, organisation, community, slug, membership, nomination, thread,
+                  post, *commitments, decision, record]
     return [event for aggregate in aggregates for event in aggregate.collect_events()]
 
 

@@ -217,8 +217,8 @@ def test_an_existing_organisation_must_have_appointed_the_importer_and_nothing_i
     try:
         owner = app.register_person("owner", "The Owner").id
         acme = app.found_organisation("Acme", "acme", actor_id=owner).id
-        app.create_community(acme, "Acme forum", COMMUNITY, access=Access.OPEN,
-                             actor_id=owner)
+        forum = app.create_community(acme, "Acme forum", COMMUNITY, access=Access.OPEN,
+                                     actor_id=owner).id
         position = app.position
         with pytest.raises(NotARepresentative, match="appoint"):
             run_import(app)
@@ -232,7 +232,13 @@ def test_an_existing_organisation_must_have_appointed_the_importer_and_nothing_i
         assert march_report(app)["period"]["responded_threads"] == 2
         app.found_organisation("Other", "other", actor_id=owner)
         with pytest.raises(InvalidInput, match="another organisation"):
+            import_archive(app, GitHubArchive(FIXTURE), str(forum), organisation="other")
+        # a slug is looked up within the organisation named: other's acme-forum is another
+        # community, which the importer may not create for other
+        position = app.position
+        with pytest.raises(NotARepresentative, match="create the community"):
             import_archive(app, GitHubArchive(FIXTURE), COMMUNITY, organisation="other")
+        assert app.position == position
     finally:
         app.close()
 

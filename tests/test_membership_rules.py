@@ -72,8 +72,9 @@ def test_the_standard_world_is_exactly_what_the_commands_record(
     finally:
         by_commands.close()
     assert streams(ledger) == expected
-    # people, claims (cmod and omod: an m looks like rn), org, communities, memberships
-    assert len(expected) == 8 + 2 + 1 + 2 + 2 + 5 + 1
+    # people, claims (cmod and omod: an m looks like rn), org, communities and their slugs,
+    # memberships
+    assert len(expected) == 8 + 2 + 1 + 2 + 2 + 5 + 1 + 2
 
 
 # --- non-members ---------------------------------------------------------------------------

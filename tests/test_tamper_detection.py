@@ -156,7 +156,7 @@ def proofcheck(kind: str, path: Path) -> subprocess.CompletedProcess[str]:
                           cwd=REPO, capture_output=True, text=True, timeout=60)
 
 
-N = 378  # events in the demo dialogue (five of its handles hold a look-alike claim)
+N = 379  # events in the demo dialogue (five handles hold a look-alike claim; one slug record)
 
 
 # ===================================================================================
@@ -282,7 +282,7 @@ def test_a_changed_event_with_the_seal_rewritten_is_caught_and_narrowed_by_the_e
     report = sealing.verify(sealed, [external])
     failed = [f for f in report.failures if f.kind == "external"]
     assert any("the events do not give the root" in f.detail for f in failed)
-    # 378 leaves = subtrees of 256, 64, 32, 16, 8 and 2: leaf 119 lies in the first.
+    # 379 leaves = subtrees of 256, 64, 32, 16, 8, 2 and 1: leaf 119 lies in the first.
     ranges = [(f.leaf_index, f.last_leaf_index) for f in failed if f.leaf_index is not None]
     assert ranges == [(0, 255)]
     assert any("the seal tables were rewritten" in f.detail for f in failed)

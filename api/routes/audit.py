@@ -84,8 +84,8 @@ def roster_then(community: str, request: Request, svc: Svc, who: Who, at: At = N
                 as_of: AsOf = None) -> Response:
     _auditor(who)
     moment = _point(svc, at, as_of)
-    return view_response(request, svc, _pit(svc).roster(community_id(svc, community), at=at,
-                                                        as_of=moment))
+    return view_response(request, svc, _pit(svc).roster(community_id(svc, community, who),
+                                                        at=at, as_of=moment))
 
 
 @router.get("/communities/{community}/moderation-log", response_model=View,
@@ -96,7 +96,7 @@ def moderation_log_then(community: str, request: Request, svc: Svc, who: Who,
     _auditor(who)
     moment = _point(svc, at, as_of)
     return view_response(request, svc, _pit(svc).moderation_log(
-        community_id(svc, community), at=at, as_of=moment))
+        community_id(svc, community, who), at=at, as_of=moment))
 
 
 @router.get("/exports/moderation", responses=read_responses(content={
@@ -120,7 +120,7 @@ def export_moderation(svc: Svc, who: Who, format: Literal["csv", "jsonl", "dsa"]
 
     _auditor(who)
     start, end = _point(svc, None, from_), _point(svc, None, to)
-    ids = [str(community_id(svc, ref)) for ref in community or []]
+    ids = [str(community_id(svc, ref, who)) for ref in community or []]
     reader = DecisionReader(svc.projector, community_ids=ids, start=start, end=end)
     options = DsaOptions(puid_key=puid_key_from_env()) if format == "dsa" else None
 

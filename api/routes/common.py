@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -107,33 +109,59 @@ def read_responses(example: Any = None, *, content: dict[str, dict[str, Any]] | 
     return {**base, 200: {"content": shown}}
 
 
-def community_id(svc: Services, ref: str) -> UUID:
-    """A community's id from its id or slug (which never change, so each is looked up
-    once)."""
-    known = svc.community_refs.get(ref)
-    if known is not None:
-        return known
-    return _look_up_community(svc, ref)
+def community_id(svc: Services, ref: str, who: Principal, *, invited: bool = False) -> UUID:
+    """The id of the community ``ref`` names (an id, ``organisation-slug:community-slug``,
+    or a slug alone) that the principal may see (``invited``: see
+    :func:`api.services.visible_community`); 404 if they may see none, exactly as for a
+    reference that names nothing. A slug alone names the first created of the communities
+    bearing it that they may see: those they may not see are never counted, and a community
+    created later elsewhere never takes the slug from one they already see."""
+    for candidate in _community_candidates(svc, ref):
+        try:
+            return visible_community(svc, who, candidate, invited=invited).id
+        except NotFound:
+            continue
+    raise NotFound("no such community")
 
 
-async def resolve_community(svc: Services, ref: str) -> UUID:
-    """:func:`community_id` for ``async`` endpoints (the store only on a first look-up)."""
+async def resolve_community(svc: Services, ref: str, who: Principal, *,
+                            invited: bool = False) -> UUID:
+    """:func:`community_id` for ``async`` endpoints (from memory when the reference and
+    the principal's view of its community are known)."""
     known = svc.community_refs.get(ref)
-    if known is not None:
-        return known
-    found: UUID = await run_in_threadpool(_look_up_community, svc, ref)
+    if known is not None and known[1] > time.monotonic() and \
+            known_visible_community(svc, who, known[0][0], invited=invited) is not None:
+        return known[0][0]
+    found: UUID = await run_in_threadpool(
+        lambda: community_id(svc, ref, who, invited=invited))
     return found
 
 
-def _look_up_community(svc: Services, ref: str) -> UUID:
+def _community_candidates(svc: Services, ref: str) -> tuple[UUID, ...]:
+    """The communities a reference may name, first created first
+    (:meth:`DialogueLedger.community_ids`). An id
+    or a qualified reference names the same community for ever; a slug alone may come to
+    name one more (another organisation's new community), so it is looked up again after
+    ``visibility_ttl`` seconds (at once here, after a community is created here)."""
+    known = svc.community_refs.get(ref)
+    if known is not None and known[1] > time.monotonic():
+        return known[0]
+    found = tuple(svc.ledger.community_ids(ref))
+    if found:
+        if len(svc.community_refs) > 10_000:
+            svc.community_refs.clear()
+        bare = ":" not in ref and not _is_uuid(ref)
+        svc.community_refs[ref] = (
+            found, time.monotonic() + svc.visibility_ttl if bare else math.inf)
+    return found
+
+
+def _is_uuid(ref: str) -> bool:
     try:
-        found = svc.ledger.community_id(ref)
-    except NotFound:
-        raise NotFound("no such community") from None
-    if len(svc.community_refs) > 10_000:
-        svc.community_refs.clear()
-    svc.community_refs[ref] = found
-    return found
+        UUID(ref)
+    except ValueError:
+        return False
+    return True
 
 
 def community_of(svc: Services, cls: type[Any], aggregate_id: UUID) -> tuple[Any, UUID]:
@@ -167,6 +195,16 @@ def visible(svc: Services, who: Principal, cls: type[Any], aggregate_id: UUID) -
     return community
 
 
+def visible_each(svc: Services, who: Principal, cls: type[Any],
+                 aggregate_ids: Iterable[UUID]) -> None:
+    """:func:`visible` for each of the ids a command refers to (the posts a commitment
+    answers, the posts or thread a moderation decision acts on): 404 ``no such post`` for
+    one the principal may not see, exactly as for one that does not exist, before the
+    command could answer ``wrong-community`` (which it does only for what they may see)."""
+    for aggregate_id in dict.fromkeys(aggregate_ids):
+        visible(svc, who, cls, aggregate_id)
+
+
 def check_exists(svc: Services, cls: type[Any], aggregate_id: UUID) -> UUID:
     """That a community-scoped aggregate of this class exists (404 otherwise), and its
     community's id: loaded once, since neither ever changes."""
@@ -192,4 +230,4 @@ async def check_visible(svc: Services, who: Principal, cls: type[Any],
 
 async def seen_community_of(svc: Services, who: Principal, ref: str) -> UUID:
     """The id of the community ``ref`` names, if the principal may see it."""
-    return (await seen_community(svc, who, await resolve_community(svc, ref))).id
+    return (await seen_community(svc, who, await resolve_community(svc, ref, who))).id

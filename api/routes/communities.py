@@ -126,7 +126,8 @@ def create_community(body: CommunityIn, svc: Svc, who: Who,
         DialogueLedger.create_community, svc.ledger.organisation_id(body.organisation), body.name,
         body.slug, access=body.access, rule=rule, actor_id=who.person_id,
         command_id=scoped(who, key))
-    return receipt_response(receipt, created=f"/communities/{body.slug}")
+    svc.community_refs.pop(body.slug, None)  # the slug alone may now name one more
+    return receipt_response(receipt, created=f"/communities/{receipt.id}")
 
 
 @router.get("/communities/{community}", response_model=View,
@@ -134,9 +135,9 @@ def create_community(body: CommunityIn, svc: Svc, who: Who,
             summary="One community, by id or slug")
 def get_community(community: str, request: Request, svc: Svc, who: Who,
                   min_position: MinPosition = None) -> Response:
-    visible_community(svc, who, community_id(svc, community))
+    cid = community_id(svc, community, who)
     wait_for(svc, min_position)
-    return view_response(request, svc, svc.reader.community(str(community_id(svc, community))))
+    return view_response(request, svc, svc.reader.community(str(cid)))
 
 
 @router.put("/communities/{community}/admission-rule", response_model=ReceiptOut,
@@ -144,7 +145,7 @@ def get_community(community: str, request: Request, svc: Svc, who: Who,
 def change_rule(community: str, body: RuleIn, svc: Svc, who: Who,
                 key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
-    cid = visible_community(svc, who, community_id(svc, community)).id
+    cid = visible_community(svc, who, community_id(svc, community, who)).id
     receipt = svc.commands.call(
         DialogueLedger.change_admission_rule, cid, AdmissionRule(**body.model_dump()),
         actor_id=who.person_id, command_id=scoped(who, key))
@@ -156,7 +157,7 @@ def change_rule(community: str, body: RuleIn, svc: Svc, who: Who,
             responses=read_responses(examples.ROSTER), summary="The roster, with roles")
 def roster(community: str, request: Request, svc: Svc, who: Who, limit: Limit = 100,
            after: After = None, min_position: MinPosition = None) -> Response:
-    cid = visible_community(svc, who, community_id(svc, community)).id
+    cid = visible_community(svc, who, community_id(svc, community, who)).id
     wait_for(svc, min_position)
     members = svc.reader.roster(str(cid))
     return view_response(request, svc, page(members, lambda m: [m["handle"] or "", m["person_id"]],
@@ -168,7 +169,7 @@ def roster(community: str, request: Request, svc: Svc, who: Who, limit: Limit = 
              summary="Join an open community")
 def join(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    cid = visible_community(svc, who, community_id(svc, community)).id
+    cid = visible_community(svc, who, community_id(svc, community, who)).id
     receipt = svc.commands.call(
         DialogueLedger.join_community, cid, actor_id=who.person_id, command_id=scoped(who, key))
     return receipt_response(receipt, created=f"/communities/{community}/members")
@@ -178,7 +179,7 @@ def join(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Resp
              responses=COMMAND_RESPONSES, summary="Leave a community")
 def leave(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    cid = visible_community(svc, who, community_id(svc, community)).id
+    cid = visible_community(svc, who, community_id(svc, community, who)).id
     return receipt_response(svc.commands.call(
         DialogueLedger.leave_community, cid, actor_id=who.person_id, command_id=scoped(who, key)))
 
@@ -188,7 +189,7 @@ def leave(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Res
 def grant_role(community: str, body: RoleIn, svc: Svc, who: Who,
                key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
-    cid = visible_community(svc, who, community_id(svc, community)).id
+    cid = visible_community(svc, who, community_id(svc, community, who)).id
     return receipt_response(svc.commands.call(
         DialogueLedger.grant_role, cid, svc.ledger.person_id(body.person), body.role,
         actor_id=who.person_id, command_id=scoped(who, key)))
@@ -199,7 +200,7 @@ def grant_role(community: str, body: RoleIn, svc: Svc, who: Who,
 def revoke_role(community: str, body: RoleIn, svc: Svc, who: Who,
                 key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
-    cid = visible_community(svc, who, community_id(svc, community)).id
+    cid = visible_community(svc, who, community_id(svc, community, who)).id
     return receipt_response(svc.commands.call(
         DialogueLedger.revoke_role, cid, svc.ledger.person_id(body.person), body.role,
         actor_id=who.person_id, command_id=scoped(who, key)))
@@ -210,7 +211,7 @@ def revoke_role(community: str, body: RoleIn, svc: Svc, who: Who,
 def invite(community: str, body: PersonRefIn, svc: Svc, who: Who,
            key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
-    cid = visible_community(svc, who, community_id(svc, community)).id
+    cid = visible_community(svc, who, community_id(svc, community, who)).id
     return receipt_response(svc.commands.call(
         DialogueLedger.invite_directly, cid, svc.ledger.person_id(body.person),
         actor_id=who.person_id, command_id=scoped(who, key)))
@@ -220,7 +221,7 @@ def invite(community: str, body: PersonRefIn, svc: Svc, who: Who,
              responses=COMMAND_RESPONSES, summary="Accept your invitation")
 def accept(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    cid = visible_community(svc, who, community_id(svc, community), invited=True).id
+    cid = community_id(svc, community, who, invited=True)
     return receipt_response(svc.commands.call(
         DialogueLedger.accept_invitation, cid, actor_id=who.person_id, command_id=scoped(who, key)))
 
@@ -229,7 +230,7 @@ def accept(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Re
              responses=COMMAND_RESPONSES, summary="Decline your invitation")
 def decline(community: str, svc: Svc, who: Who, key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    cid = visible_community(svc, who, community_id(svc, community), invited=True).id
+    cid = community_id(svc, community, who, invited=True)
     return receipt_response(svc.commands.call(
         DialogueLedger.decline_invitation, cid, actor_id=who.person_id,
         command_id=scoped(who, key)))

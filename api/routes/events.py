@@ -93,7 +93,7 @@ async def events(
         timeout: Annotated[float | None, Query(gt=0, le=86_400)] = None,
 ) -> EventSourceResponse:
     cid = await asyncio.to_thread(
-        lambda: str(visible_community(svc, who, community_id(svc, community)).id))
+        lambda: str(visible_community(svc, who, community_id(svc, community, who)).id))
     index: CommunityIndex = request.app.state.community_index
     start = last_event_id if last_event_id is not None else since
     if start is None:

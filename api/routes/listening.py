@@ -23,6 +23,7 @@ from api.routes.common import (
     read_responses,
     scoped,
     visible,
+    visible_each,
 )
 from api.schemas import CommitmentIn, ReceiptOut, TextIn, View
 from api.services import Principal, Services, require_role, visible_community
@@ -50,7 +51,7 @@ def acknowledge(post_id: UUID, svc: Svc, who: Who, key: IdempotencyKey = None) -
 def commitments(community: str, request: Request, svc: Svc, who: Who,
                 status: CommitmentStatus | None = None, limit: Limit = 50,
                 after: After = None, min_position: MinPosition = None) -> Response:
-    cid = visible_community(svc, who, community_id(svc, community)).id
+    cid = visible_community(svc, who, community_id(svc, community, who)).id
     wait_for(svc, min_position)
     items = svc.reader.commitments(str(cid), status.value if status else None)
     return view_response(request, svc, page(items, lambda c: [c["made_at"], c["id"]], limit,
@@ -63,7 +64,8 @@ def commitments(community: str, request: Request, svc: Svc, who: Who,
 def make_commitment(community: str, body: CommitmentIn, svc: Svc, who: Who,
                     key: IdempotencyKey = None) -> Response:
     require_role(who, REP)
-    cid = visible_community(svc, who, community_id(svc, community)).id
+    cid = visible_community(svc, who, community_id(svc, community, who)).id
+    visible_each(svc, who, Post, body.posts)
     receipt = svc.commands.call(
         DialogueLedger.make_commitment, cid, body.posts, body.text, due_on=body.due_on,
         actor_id=who.person_id, command_id=scoped(who, key))

@@ -22,12 +22,13 @@ from api.routes.common import (
     read_responses,
     scoped,
     visible,
+    visible_each,
 )
 from api.schemas import AppealDecisionIn, ModerationIn, ReceiptOut, TextIn, View
 from api.services import is_moderator_of, require_role, require_writer, visible_community
 from api.tokens import TokenRole
 from ledger.application import DialogueLedger
-from ledger.domain import ModerationDecision
+from ledger.domain import ModerationDecision, Post, Thread
 
 router = APIRouter(tags=["moderation"])
 MOD = TokenRole.MODERATOR
@@ -39,7 +40,9 @@ MOD = TokenRole.MODERATOR
 def moderate(community: str, body: ModerationIn, svc: Svc, who: Who,
              key: IdempotencyKey = None) -> Response:
     require_role(who, MOD)
-    cid = visible_community(svc, who, community_id(svc, community)).id
+    cid = visible_community(svc, who, community_id(svc, community, who)).id
+    visible_each(svc, who, Post, body.posts)
+    visible_each(svc, who, Thread, [] if body.thread is None else [body.thread])
     member = svc.ledger.person_id(body.member) if body.member else None
     receipt = svc.commands.call(
         DialogueLedger.moderate, cid, body.action, body.reason_code, body.statement,
@@ -121,7 +124,7 @@ def decide_appeal(decision_id: UUID, body: AppealDecisionIn, svc: Svc, who: Who,
             summary="Every decision, its notice and appeal (auditors and moderators)")
 def moderation_log(community: str, request: Request, svc: Svc, who: Who, limit: Limit = 100,
                    after: After = None, min_position: MinPosition = None) -> Response:
-    cid = visible_community(svc, who, community_id(svc, community)).id
+    cid = visible_community(svc, who, community_id(svc, community, who)).id
     if not who.is_auditor and not is_moderator_of(svc, who, cid):
         raise Problem(403, "auditors-and-moderators-only",
                       "the moderation log is for auditors and this community's moderators")

@@ -35,7 +35,7 @@ router = APIRouter(tags=["nominations"])
 def board(community: str, request: Request, svc: Svc, who: Who,
           status: NominationStatus | None = None, limit: Limit = 50, after: After = None,
           min_position: MinPosition = None) -> Response:
-    cid = visible_community(svc, who, community_id(svc, community)).id
+    cid = visible_community(svc, who, community_id(svc, community, who)).id
     wait_for(svc, min_position)
     items = svc.reader.nominations(str(cid), status.value if status else None)
     return view_response(request, svc, page(items, lambda n: [n["made_at"], n["id"]], limit,
@@ -47,7 +47,7 @@ def board(community: str, request: Request, svc: Svc, who: Who,
 def nominate(community: str, body: NominationIn, svc: Svc, who: Who,
              key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    cid = visible_community(svc, who, community_id(svc, community)).id
+    cid = visible_community(svc, who, community_id(svc, community, who)).id
     receipt = svc.commands.call(
         DialogueLedger.nominate, cid, svc.ledger.person_id(body.nominee), body.statement,
         actor_id=who.person_id, command_id=scoped(who, key))

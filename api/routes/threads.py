@@ -58,7 +58,7 @@ async def list_threads(community: str, request: Request, limit: Limit = 50,
 def open_thread(community: str, body: ThreadIn, svc: Svc, who: Who,
                 key: IdempotencyKey = None) -> Response:
     require_writer(who)
-    cid = visible_community(svc, who, community_id(svc, community)).id
+    cid = visible_community(svc, who, community_id(svc, community, who)).id
     receipt = svc.commands.call(
         DialogueLedger.open_thread, cid, body.kind, body.title, body.body, actor_id=who.person_id,
         command_id=scoped(who, key))

@@ -4,8 +4,8 @@
 from ledger.domain.base import Act, Side
 from ledger.domain.command_record import CommandId, CommandRecord
 from ledger.domain.commitment import Commitment, CommitmentStatus
-from ledger.domain.community import Access, AdmissionRule, Community
-from ledger.domain.membership import JoinedVia, Membership, Role, Status
+from ledger.domain.community import Access, AdmissionRule, Community, CommunitySlug
+from ledger.domain.membership import JoinedVia, Membership, Role, Status, can_see_community
 from ledger.domain.moderation import Action, AppealOutcome, ModerationDecision, ReasonCode
 from ledger.domain.nomination import Choice, Nomination, NominationStatus
 from ledger.domain.organisation import Organisation
@@ -26,6 +26,7 @@ __all__ = [
     "CommitmentStatus",
     "Community",
     "HandleClaim",
+    "CommunitySlug",
     "JoinedVia",
     "Membership",
     "ModerationDecision",
@@ -41,4 +42,5 @@ __all__ = [
     "Side",
     "Status",
     "Thread",
+    "can_see_community",
 ]

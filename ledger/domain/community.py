@@ -51,10 +51,18 @@ class AdmissionRule:
 
 
 class Community(Aggregate):
-    """Its id derives from its slug, so the slug is unique and a lookup needs no index."""
+    """Its id derives from its organisation and its slug: a slug is unique within its
+    organisation (as a repository's name within its owner's), so creating one reveals
+    nothing about other organisations' communities. Communities created before slugs were
+    scoped keep the id derived from the slug alone (:meth:`legacy_id`)."""
 
     @staticmethod
-    def create_id(slug: str) -> UUID:
+    def create_id(organisation_id: UUID, slug: str) -> UUID:
+        return deterministic_id("community", organisation_id, slug)
+
+    @staticmethod
+    def legacy_id(slug: str) -> UUID:
+        """The id of a community of this slug created while slugs were global."""
         return deterministic_id("community", slug)
 
     @event("Created")
@@ -83,3 +91,23 @@ class Community(Aggregate):
     @property
     def is_invitation_only(self) -> bool:
         return self.access is Access.INVITATION_ONLY
+
+
+class CommunitySlug(Aggregate):
+    """Which communities bear a slug, in any organisation (saved with each new community,
+    in the same transaction), so that a slug alone still finds a community when the caller
+    may see only one of that slug. Communities from before slugs were scoped are not listed:
+    their id is :meth:`Community.legacy_id` of the slug."""
+
+    @staticmethod
+    def create_id(slug: str) -> UUID:
+        return deterministic_id("community-slug", slug)
+
+    @event("Created")
+    def __init__(self, slug: str, community_id: UUID, act: Act) -> None:
+        self.slug = slug
+        self.community_ids: tuple[UUID, ...] = (community_id,)
+
+    @event("Claimed")
+    def claim(self, community_id: UUID, act: Act) -> None:
+        self.community_ids = (*self.community_ids, community_id)

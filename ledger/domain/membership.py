@@ -47,6 +47,21 @@ class JoinedVia(StrEnum):
     APPOINTMENT = "appointment"
 
 
+def can_see_community(is_invitation_only: bool, membership: Membership | None, *,
+                      invited: bool = False) -> bool:
+    """Whether a person sees a community (knows it and what is in it): everyone sees an open
+    one; an invitation-only one, its active and suspended members (with ``invited``, also
+    those with a pending invitation, to answer it). Whoever does not see a community is
+    answered about it, and about anything in it, exactly as about something that does not
+    exist. The one rule the API (``api/services.py``) and the commands both apply."""
+    if not is_invitation_only:
+        return True
+    if membership is None:
+        return False
+    return membership.status in (Status.ACTIVE, Status.SUSPENDED) or (
+        invited and membership.invitation is not None)
+
+
 class Membership(Aggregate):
     """One per (community, person); its id is derived from both, so it is found by key."""
 

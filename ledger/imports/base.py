@@ -303,7 +303,8 @@ class ImportTarget:
         if community is None:
             self.community_id = self.app.create_community(
                 organisation.id, self.community_ref, self.community_ref, access=Access.OPEN,
-                actor_id=self.importer_id, command_id=f"import:create:{self.community_ref}",
+                actor_id=self.importer_id,
+                command_id=f"import:create:{organisation.id}:{self.community_ref}",
                 occurred_at=when).id
             self.summary.community_created = True
         else:
@@ -326,8 +327,11 @@ class ImportTarget:
                   "it first", organisation=organisation.slug)
 
     def _existing_community(self) -> Community | None:
+        ref = self.community_ref  # a slug is unique within its organisation only
+        if self.organisation_ref is not None and not _looks_like_id(ref):
+            ref = f"{self.organisation_ref}:{ref}"
         try:
-            community_id = self.app.community_id(self.community_ref)
+            community_id = self.app.community_id(ref)
         except NotFound:
             if _looks_like_id(self.community_ref):
                 raise
