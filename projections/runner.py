@@ -258,15 +258,9 @@ class Projector:
     def _bisect(self, store: ViewStore, after: int, changes: list[Change],
                 up_to: int) -> None:
         """Apply ``changes`` (those after ``after``, up to ``up_to``) to one view."""
-        try:
-            self._apply_to(store, after, changes, up_to)
+        failure = self._event_failure(store, after, changes, up_to)
+        if failure is None:
             return
-        except ViewMoved:
-            raise
-        except Exception as error:
-            if store_error(error) or not changes:
-                raise
-            failure: Exception = error
         if len(changes) > 1:
             half = len(changes) // 2
             middle = changes[half - 1].position
@@ -279,16 +273,25 @@ class Projector:
                 time.sleep(delay)
             elif self._stop.wait(delay):
                 raise failure  # the follower is stopping: parked by the next one, if need be
-            try:
-                self._apply_to(store, after, changes, up_to)
+            retried = self._event_failure(store, after, changes, up_to)
+            if retried is None:
                 return
-            except ViewMoved:
-                raise
-            except Exception as error:
-                if store_error(error):
-                    raise
-                failure = error
+            failure = retried
         self._park(store, after, changes[0], up_to, failure)
+
+    def _event_failure(self, store: ViewStore, after: int, changes: list[Change],
+                       up_to: int) -> Exception | None:
+        """Apply ``changes`` to one view: None when applied, or the error of an event the
+        view cannot apply. The store's own errors (and a moved view) are raised."""
+        try:
+            self._apply_to(store, after, changes, up_to)
+            return None
+        except ViewMoved:
+            raise
+        except Exception as error:
+            if store_error(error) or not changes:
+                raise
+            return error
 
     def _apply_to(self, store: ViewStore, after: int, changes: Sequence[Change],
                   up_to: int) -> None:
