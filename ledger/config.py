@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import IO, Any
+from uuid import uuid4
 
 DEFAULT_SQLITE_DBNAME = "dialogue-ledger.db"
 SQLITE = "eventsourcing.sqlite"
@@ -28,6 +29,10 @@ def store_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     env["PERSISTENCE_MODULE"] = module
     if module == SQLITE:
         env.setdefault("SQLITE_DBNAME", DEFAULT_SQLITE_DBNAME)
+        if env["SQLITE_DBNAME"] == ":memory:":
+            # Each plain ``:memory:`` connection is a database of its own, and the store's
+            # pool opens several: one shared in-memory database per store instead.
+            env["SQLITE_DBNAME"] = f"file:dialogue-ledger-{uuid4().hex}?mode=memory&cache=shared"
     elif module == POSTGRES:
         env.setdefault("POSTGRES_DBNAME", "dialogue_ledger")
         env.setdefault("POSTGRES_HOST", "127.0.0.1")
